@@ -1,0 +1,159 @@
+"""Every workflow of the mp monorepo.
+
+    python3 -m nox -s up migrate     bring the stack up (compose or native) and migrate
+    python3 -m nox -s test           every package's tests (``-s "test(package='mp-db')"`` for one)
+    python3 -m nox                   lint, typecheck, test (the default list)
+    python3 -m nox -s down           stop the stack (``-- --purge`` also deletes its data)
+
+Sessions stay thin: the work is done by the packages' own commands (``mp-stack``, ``mp-schema``)
+and by pytest.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES_DIR = ROOT / "packages"
+DIST_DIR = ROOT / "dist"
+
+#: Distribution name -> import name, in dependency order.
+PACKAGES: dict[str, str] = {
+    "mp-config": "mp_config",
+    "mp-schema": "mp_schema",
+    "mp-testing": "mp_testing",
+    "mp-db": "mp_db",
+    "mp-cache": "mp_cache",
+}
+#: What ``test`` runs: every package, plus the repository-level checks in infra/tests.
+TEST_TARGETS = [*PACKAGES, "infra"]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "test"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = True
+
+
+def _env() -> dict[str, str]:
+    """Point every session at the repository's .env, whatever folder pytest runs from."""
+    env_file = ROOT / ".env"
+    return {"MP_ENV_FILE": str(env_file) if env_file.is_file() else ""}
+
+
+def _existing_packages() -> list[str]:
+    return [name for name in PACKAGES if (PACKAGES_DIR / name / "pyproject.toml").is_file()]
+
+
+def _install_workspace(session: nox.Session, *, extras: str = "test") -> None:
+    """Install every package editable in one resolver call, so siblings resolve to the tree."""
+    arguments: list[str] = []
+    for name in _existing_packages():
+        suffix = f"[{extras}]" if extras else ""
+        arguments += ["-e", f"{PACKAGES_DIR / name}{suffix}"]
+    session.install(*arguments)
+
+
+def _install_tools(session: nox.Session) -> None:
+    """Only what the stack commands need: settings, schema and the stack itself."""
+    session.install(
+        "-e",
+        str(PACKAGES_DIR / "mp-config"),
+        "-e",
+        str(PACKAGES_DIR / "mp-schema"),
+        "-e",
+        str(PACKAGES_DIR / "mp-testing"),
+    )
+
+
+@nox.session
+def up(session: nox.Session) -> None:
+    """Start the stack (compose if a Docker engine answers, else native) and wait for health."""
+    _install_tools(session)
+    session.run("mp-stack", "--project-dir", str(ROOT), "up", env=_env())
+
+
+@nox.session
+def down(session: nox.Session) -> None:
+    """Stop what ``up`` started; ``nox -s down -- --purge`` also deletes the data."""
+    _install_tools(session)
+    session.run("mp-stack", "--project-dir", str(ROOT), "down", *session.posargs, env=_env())
+
+
+@nox.session
+def status(session: nox.Session) -> None:
+    """Report every service: backend, address, health, TimescaleDB version and license."""
+    _install_tools(session)
+    session.run("mp-stack", "--project-dir", str(ROOT), "status", env=_env())
+
+
+@nox.session
+def migrate(session: nox.Session) -> None:
+    """Upgrade the database named by .env to the newest schema (``-- REVISION`` for another)."""
+    _install_tools(session)
+    revision = session.posargs[0] if session.posargs else "head"
+    session.run("mp-schema", "upgrade", revision, env=_env())
+
+
+@nox.session
+@nox.parametrize("package", TEST_TARGETS)
+def test(session: nox.Session, package: str) -> None:
+    """Run one package's tests from its own folder against real services."""
+    _install_workspace(session)
+    if package == "infra":
+        session.install("pyyaml>=6")
+        # The real Compose v2 validator; the test skips (or fails in CI) if it cannot be had.
+        session.run(
+            "bash",
+            str(ROOT / "infra" / "tools" / "get-docker-compose.sh"),
+            external=True,
+            success_codes=[0, 1, 100],
+        )
+        folder = ROOT / "infra"
+    else:
+        folder = PACKAGES_DIR / package
+    if not (folder / "tests").is_dir():
+        session.error(f"{folder} has no tests: every package must have some")
+    session.chdir(folder)
+    session.run("pytest", *session.posargs, env=_env())
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", str(ROOT))
+    session.run("ruff", "format", "--check", str(ROOT))
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict, one package at a time (test folders share module names)."""
+    _install_workspace(session)
+    session.install("mypy>=1.13", "nox", "pyyaml>=6", "types-PyYAML")
+    config = str(ROOT / "pyproject.toml")
+    for name, module in PACKAGES.items():
+        folder = PACKAGES_DIR / name
+        if not folder.is_dir():
+            continue
+        session.run(
+            "mypy", "--config-file", config, str(folder / "src" / module), str(folder / "tests")
+        )
+    session.run("mypy", "--config-file", config, str(ROOT / "noxfile.py"))
+    session.run("mypy", "--config-file", config, str(ROOT / "infra" / "tests"))
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build every package's wheel and sdist with hatch into dist/."""
+    session.install("hatch>=1.12")
+    shutil.rmtree(DIST_DIR, ignore_errors=True)
+    DIST_DIR.mkdir()
+    for name in _existing_packages():
+        session.chdir(PACKAGES_DIR / name)
+        session.run("hatch", "build", "-t", "wheel", "-t", "sdist", str(DIST_DIR))
+    session.chdir(ROOT)
+    built = sorted(path.name for path in DIST_DIR.iterdir())
+    session.log("built:\n  " + "\n  ".join(built))

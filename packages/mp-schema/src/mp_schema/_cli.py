@@ -1,0 +1,80 @@
+"""``mp-schema``: the packaged migrations from the command line.
+
+Each subcommand calls one library function; errors are printed as one clear message (never a
+password, never a traceback) and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mp_config import ConfigError, PostgresSettings
+from mp_schema import _migrations
+from mp_schema.exceptions import SchemaDriftError, SchemaError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mp-schema",
+        description="Run mp's packaged Alembic migrations against the database named by MP_PG_*.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    upgrade = commands.add_parser("upgrade", help="migrate up (default: to head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = commands.add_parser("downgrade", help="migrate down to a revision (or base)")
+    downgrade.add_argument("revision")
+    commands.add_parser("current", help="print the database's revision")
+    commands.add_parser("heads", help="print the head revision of the packaged migrations")
+    commands.add_parser("history", help="list the packaged migrations, oldest first")
+    commands.add_parser("check", help="fail if the database differs from the models")
+    sql = commands.add_parser("sql", help="print the SQL of an upgrade without a server")
+    sql.add_argument("range", nargs="?", default="base:head", help="FROM:TO (default base:head)")
+    return parser
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    name = arguments.command
+    if name == "heads":
+        print("\n".join(_migrations.heads()))
+        return 0
+    if name == "history":
+        for item in _migrations.history():
+            print(f"{item.down_revision or 'base'} -> {item.revision}  {item.description}")
+        return 0
+    if name == "sql":
+        sys.stdout.write(_migrations.offline_sql(arguments.range))
+        return 0
+    settings = PostgresSettings.load()
+    if name == "upgrade":
+        print(f"mp-schema: upgrading {settings.display_url()} to {arguments.revision}")
+        _migrations.upgrade(settings, arguments.revision)
+        print(f"mp-schema: at revision {_migrations.current(settings)}")
+    elif name == "downgrade":
+        print(f"mp-schema: downgrading {settings.display_url()} to {arguments.revision}")
+        _migrations.downgrade(settings, arguments.revision)
+        print(f"mp-schema: at revision {_migrations.current(settings) or 'base'}")
+    elif name == "current":
+        print(_migrations.current(settings) or "base (never migrated)")
+    elif name == "check":
+        _migrations.check(settings)
+        print("mp-schema: the database matches the models")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mp-schema`` console script."""
+    arguments = _parser().parse_args(argv)
+    try:
+        return _run(arguments)
+    except SchemaDriftError as error:
+        print(f"mp-schema: {error}", file=sys.stderr)
+        return 1
+    except (SchemaError, ConfigError) as error:
+        print(f"mp-schema: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

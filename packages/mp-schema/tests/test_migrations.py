@@ -1,0 +1,102 @@
+"""The packaged migrations run against a real TimescaleDB, up and down."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+from mp_schema import current, downgrade, heads, history, offline_sql, upgrade
+from mp_testing.fixtures import TestDatabase
+
+
+def test_single_head() -> None:
+    """The migration tree never branches."""
+    assert len(heads()) == 1
+
+
+def test_history_is_linear_from_base() -> None:
+    """Each revision's parent is the one before it."""
+    revisions = history()
+    assert revisions[0].down_revision is None
+    for previous, following in itertools.pairwise(revisions):
+        assert following.down_revision == previous.revision
+
+
+def test_upgrade_from_empty_then_down_to_base(mp_empty_database: TestDatabase) -> None:
+    """An empty database upgrades to head and downgrades to base leaving no extension."""
+    settings = mp_empty_database.settings
+    assert current(settings) is None
+    upgrade(settings, "head")
+    assert current(settings) == heads()[0]
+    upgrade(settings, "head")  # a second upgrade is a no-op
+    with mp_empty_database.connect() as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone() == (1,)
+    downgrade(settings, "base")
+    assert current(settings) is None
+    with mp_empty_database.connect() as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone() == (0,)
+
+
+def test_offline_sql_needs_no_server() -> None:
+    """`mp-schema sql` renders the upgrade without connecting anywhere."""
+    sql = offline_sql("base:head")
+    assert "CREATE EXTENSION IF NOT EXISTS timescaledb" in sql
+
+
+def test_cli_upgrade_and_current(mp_empty_database: TestDatabase) -> None:
+    """The console script migrates the database named by MP_PG_* and reports the revision."""
+    settings = mp_empty_database.settings
+    environment = {
+        **os.environ,
+        "MP_ENV_FILE": "",
+        "MP_PG_HOST": settings.host,
+        "MP_PG_PORT": str(settings.port),
+        "MP_PG_USER": settings.user,
+        "MP_PG_PASSWORD": settings.password.get_secret_value() if settings.password else "",
+        "MP_PG_DATABASE": settings.database,
+    }
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "mp_schema", "upgrade"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    reported = subprocess.run(
+        [sys.executable, "-m", "mp_schema", "current"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert reported.stdout.strip() == heads()[0]
+    password = environment["MP_PG_PASSWORD"]
+    assert password not in upgraded.stdout + upgraded.stderr
+
+
+def test_cli_reports_unreachable_server_without_traceback() -> None:
+    """A server that does not answer gives one line naming host and port, and exit status 1."""
+    environment = {
+        **os.environ,
+        "MP_ENV_FILE": "",
+        "MP_PG_PORT": "1",
+        "MP_PG_PASSWORD": "never-shown",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mp_schema", "current"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "never-shown" not in result.stderr

@@ -1,0 +1,160 @@
+"""Finding a Redis for a test session: the configured one, a container, or a native server.
+
+On a server this session does not own (``settings`` backend) tests are isolated by a unique key
+prefix and only their own keys are deleted afterwards; a server it owns may simply be flushed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mp_config import ConfigError, RedisSettings
+from mp_testing._backends import first_working, run_closers
+from mp_testing._docker import docker_engine_available
+from mp_testing._settings import TestingSettings
+from mp_testing.exceptions import ServiceUnavailableError
+from mp_testing.native import RedisServer, RespError, free_port, redis_command
+
+__all__ = ["RedisHandle", "delete_prefix", "provide_redis"]
+
+
+@dataclass
+class RedisHandle:
+    """A Redis the session uses.
+
+    Attributes:
+        backend: ``settings``, ``container`` or ``native``.
+        settings: how to reach it (standalone).
+        owned: True when this session started it and may flush it.
+        server: the native server, when this process runs it (fault tests may stop it).
+        version: ``redis_version`` from INFO.
+    """
+
+    backend: str
+    settings: RedisSettings
+    owned: bool
+    server: RedisServer | None = None
+    version: str = "unknown"
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def command(self, *parts: str) -> object:
+        """Run one command on the server (authenticated)."""
+        password = self.settings.password.get_secret_value() if self.settings.password else None
+        return redis_command(
+            self.settings.host,
+            self.settings.port,
+            *parts,
+            password=password,
+            username=self.settings.username,
+        )
+
+    def close(self) -> None:
+        """Stop whatever this handle started."""
+        run_closers(self._closers)
+
+
+def delete_prefix(handle: RedisHandle, prefix: str) -> int:
+    """Delete every key under ``prefix`` (SCAN, never KEYS); returns how many were deleted."""
+    deleted = 0
+    cursor = "0"
+    pattern = prefix.replace("*", r"\*").replace("?", r"\?").replace("[", r"\[") + "*"
+    while True:
+        reply = handle.command("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
+        assert isinstance(reply, list)
+        cursor, keys = str(reply[0]), reply[1]
+        assert isinstance(keys, list)
+        if keys:
+            result = handle.command("UNLINK", *[str(key) for key in keys])
+            deleted += int(result) if isinstance(result, int) else 0
+        if cursor == "0":
+            return deleted
+
+
+def _version(handle: RedisHandle) -> RedisHandle:
+    info = str(handle.command("INFO", "server"))
+    for line in info.splitlines():
+        if line.startswith("redis_version:"):
+            handle.version = line.split(":", 1)[1].strip()
+    return handle
+
+
+def _from_settings() -> RedisHandle:
+    try:
+        settings = RedisSettings.load()
+    except ConfigError as error:
+        raise ServiceUnavailableError(f"MP_REDIS_* settings are invalid: {error}") from error
+    if settings.mode != "standalone" or settings.tls:
+        raise ServiceUnavailableError("the settings backend supports a plain standalone Redis")
+    handle = RedisHandle(backend="settings", settings=settings, owned=False)
+    try:
+        if handle.command("PING") != "PONG":
+            raise ServiceUnavailableError(f"{settings.display_url()} did not answer PING")
+    except (OSError, RespError) as error:
+        raise ServiceUnavailableError(
+            f"no answer from {settings.display_url()}: {error}"
+        ) from error
+    return _version(handle)
+
+
+def _from_container(testing: TestingSettings) -> RedisHandle:  # pragma: no cover - Docker only
+    if not docker_engine_available():
+        raise ServiceUnavailableError("no Docker engine answers")
+    try:
+        from testcontainers.redis import RedisContainer
+    except ImportError as error:
+        raise ServiceUnavailableError(
+            "testcontainers is not installed: pip install 'mp-testing[containers]'"
+        ) from error
+    container = RedisContainer(testing.redis_image)
+    container.start()
+    settings = RedisSettings.load(
+        env_file=None,
+        host=container.get_container_host_ip(),
+        port=int(container.get_exposed_port(6379)),
+        allow_insecure_transport=True,
+    )
+    handle = RedisHandle(backend="container", settings=settings, owned=True)
+    handle._closers.append(container.stop)
+    return _version(handle)
+
+
+def _native() -> RedisHandle:
+    root = Path(tempfile.mkdtemp(prefix="mp-testing-redis-"))
+    password = secrets.token_urlsafe(16)
+    server = RedisServer(root, free_port(), password=password)
+    handle = RedisHandle(
+        backend="native",
+        settings=RedisSettings.load(
+            env_file=None, host=server.host, port=server.port, password=password
+        ),
+        owned=True,
+        server=server,
+    )
+    handle._closers.append(server.destroy)
+    try:
+        server.start()
+        return _version(handle)
+    except Exception:
+        handle.close()
+        raise
+
+
+def provide_redis(testing: TestingSettings) -> RedisHandle:
+    """Return a Redis for the session from the first backend that works.
+
+    Raises:
+        ServiceUnavailableError: no backend worked; the message lists why each one failed.
+    """
+    return first_working(
+        testing.backend,
+        {
+            "settings": _from_settings,
+            "container": lambda: _from_container(testing),
+            "native": _native,
+        },
+        "Redis",
+    )

@@ -1,0 +1,44 @@
+"""Native servers run by this process: PostgreSQL with TimescaleDB, redis-server, Redis Cluster.
+
+These are the building blocks of the native stack (``mp-stack up``) and of the test fixtures'
+throwaway servers. On a machine without the programs, :data:`INSTALL_SCRIPT` installs them from
+Debian packages (building TimescaleDB from Debian's source package where no binary exists).
+"""
+
+from pathlib import Path
+
+from mp_testing.native._postgres import SUPERUSER, PostgresCluster, StopMode
+from mp_testing.native._redis import RedisClusterProcesses, RedisServer
+from mp_testing.native._resp import RespError, redis_command
+from mp_testing.native._system import (
+    PostgresBinaries,
+    find_postgres,
+    find_redis_server,
+    free_cluster_port,
+    free_port,
+    port_is_open,
+    service_os_user,
+    user_can_enter,
+)
+
+#: Idempotent installer of PostgreSQL, TimescaleDB and redis-server for Debian machines.
+INSTALL_SCRIPT = Path(__file__).with_name("install.sh")
+
+__all__ = [
+    "INSTALL_SCRIPT",
+    "SUPERUSER",
+    "PostgresBinaries",
+    "PostgresCluster",
+    "RedisClusterProcesses",
+    "RedisServer",
+    "RespError",
+    "StopMode",
+    "find_postgres",
+    "find_redis_server",
+    "free_cluster_port",
+    "free_port",
+    "port_is_open",
+    "redis_command",
+    "service_os_user",
+    "user_can_enter",
+]

@@ -1,0 +1,68 @@
+"""``mp-stack``: bring the local stack up or down, report its status, install prerequisites."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mp_testing.exceptions import MpTestingError
+from mp_testing.stack._native import run_installer
+from mp_testing.stack._stack import (
+    StackConfig,
+    say,
+    stack_down,
+    stack_healthy,
+    stack_status,
+    stack_up,
+)
+from mp_testing.stack._status import render_table
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mp-stack",
+        description="Run mp's local stack: compose when a Docker engine answers, else native.",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path.cwd(),
+        help="repository root holding docker-compose.yml and .env.example",
+    )
+    parser.add_argument(
+        "--env-file", type=Path, default=None, help="env file to read (default: PROJECT_DIR/.env)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="start the stack and wait until it is healthy")
+    down = commands.add_parser("down", help="stop what up started")
+    down.add_argument("--purge", action="store_true", help="also delete the stack's data")
+    commands.add_parser("status", help="report every service; exit 1 if one is unhealthy")
+    commands.add_parser("install", help="install PostgreSQL, TimescaleDB, redis-server (Debian)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mp-stack`` console script."""
+    arguments = _parser().parse_args(argv)
+    project_dir = arguments.project_dir.resolve()
+    try:
+        if arguments.command == "up":
+            stack_up(project_dir, arguments.env_file)
+        elif arguments.command == "down":
+            stack_down(project_dir, arguments.env_file, purge=arguments.purge)
+        elif arguments.command == "install":
+            run_installer(say)
+        else:
+            statuses = stack_status(StackConfig.load(project_dir, arguments.env_file))
+            print(render_table(statuses))
+            return 0 if stack_healthy(statuses) else 1
+    except MpTestingError as error:
+        print(f"mp-stack: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

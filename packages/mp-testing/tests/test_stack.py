@@ -1,0 +1,115 @@
+"""The local stack's pieces: .env creation, the native backend, the status table."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from mp_config import PostgresSettings, RedisSettings
+from mp_testing.native import free_port, service_os_user
+from mp_testing.stack import (
+    NativeStack,
+    ServiceStatus,
+    ensure_env_file,
+    is_secret_variable,
+    render_table,
+)
+from mp_testing.stack._status import postgres_status, redis_status
+
+TEMPLATE = (
+    "MP_PG_PORT=55432\nMP_PG_PASSWORD=change-me\n# comment\nMP_S3_SECRET_ACCESS_KEY=change-me\n"
+)
+
+
+def test_env_file_gets_fresh_random_secrets(tmp_path: Path) -> None:
+    """Secrets are replaced by distinct random values; other lines are copied unchanged."""
+    template = tmp_path / ".env.example"
+    template.write_text(TEMPLATE)
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    assert ensure_env_file(first, template) is True
+    assert ensure_env_file(second, template) is True
+    text = first.read_text()
+    assert "MP_PG_PORT=55432" in text
+    assert "# comment" in text
+    assert "change-me" not in text
+    assert first.read_text() != second.read_text()
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+
+
+def test_env_file_is_never_overwritten(tmp_path: Path) -> None:
+    """An existing .env (the user's) is left alone."""
+    template = tmp_path / ".env.example"
+    template.write_text(TEMPLATE)
+    env_file = tmp_path / ".env"
+    env_file.write_text("MP_PG_PASSWORD=mine\n")
+    assert ensure_env_file(env_file, template) is False
+    assert env_file.read_text() == "MP_PG_PASSWORD=mine\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("MP_PG_PASSWORD", True),
+        ("MP_S3_SECRET_ACCESS_KEY", True),
+        ("MP_PG_PORT", False),
+        ("MP_S3_ACCESS_KEY_ID", False),
+    ],
+)
+def test_secret_variables_are_recognised(name: str, secret: bool) -> None:
+    """Passwords and secret keys are secrets; ports and key ids are not."""
+    assert is_secret_variable(name) is secret
+
+
+def test_status_table_lists_every_row() -> None:
+    """The table has a header, a rule and one row per service with its state."""
+    table = render_table(
+        [
+            ServiceStatus("postgresql", "native", "127.0.0.1:1", True, "PostgreSQL 15"),
+            ServiceStatus("mongodb", "native", "-", None, "compose only"),
+            ServiceStatus("redis", "native", "127.0.0.1:2", False, "refused"),
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0].split()[:4] == ["service", "backend", "address", "state"]
+    assert "healthy" in lines[2]
+    assert "absent" in lines[3]
+    assert "DOWN" in lines[4]
+
+
+def test_native_stack_up_status_down(tmp_path: Path) -> None:
+    """A whole native stack comes up healthy on free ports, then stops; both idempotent."""
+    data_dir = tmp_path / "stack"
+    if service_os_user() is not None:
+        for folder in (tmp_path, *tmp_path.parents):
+            folder.chmod(folder.stat().st_mode | 0o001)
+    postgres = PostgresSettings.load(env_file=None, port=free_port(), password="pg-secret")
+    redis = RedisSettings.load(env_file=None, port=free_port(), password="redis-secret")
+    stack = NativeStack(tmp_path, postgres, redis, data_dir)
+    messages: list[str] = []
+    try:
+        stack.up(messages.append)
+        stack.up(messages.append)
+        pg_status = postgres_status(postgres, "native")
+        assert pg_status.healthy, pg_status.detail
+        assert "TimescaleDB" in pg_status.detail
+        assert redis_status(redis, "native").healthy
+        assert any("PostgreSQL ready" in message for message in messages)
+    finally:
+        stack.down(messages.append)
+        stack.down(messages.append)
+    assert postgres_status(postgres, "native").healthy is False
+    assert redis_status(redis, "native").healthy is False
+    stack.down(messages.append, purge=True)
+    assert not data_dir.exists()
+
+
+def test_native_stack_refuses_remote_hosts(tmp_path: Path) -> None:
+    """The native backend serves loopback only and says which variable to change."""
+    from mp_testing.exceptions import StackError
+
+    postgres = PostgresSettings.load(env_file=None, host="db.example.com")
+    stack = NativeStack(tmp_path, postgres, RedisSettings.load(env_file=None), tmp_path)
+    with pytest.raises(StackError, match="MP_PG_HOST"):
+        stack.up(lambda message: None)
