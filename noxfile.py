@@ -145,15 +145,57 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--config-file", config, str(ROOT / "infra" / "tests"))
 
 
-@nox.session
-def build(session: nox.Session) -> None:
-    """Build every package's wheel and sdist with hatch into dist/."""
-    session.install("hatch>=1.12")
-    shutil.rmtree(DIST_DIR, ignore_errors=True)
-    DIST_DIR.mkdir()
+def _build_into(session: nox.Session, target: Path) -> None:
+    session.install("hatchling>=1.25")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
     for name in _existing_packages():
         session.chdir(PACKAGES_DIR / name)
-        session.run("hatch", "build", "-t", "wheel", "-t", "sdist", str(DIST_DIR))
+        session.run(
+            "python",
+            "-m",
+            "hatchling",
+            "build",
+            "-t",
+            "wheel",
+            "-t",
+            "sdist",
+            "-d",
+            str(target),
+            silent=True,
+        )
     session.chdir(ROOT)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build every package's wheel and sdist into dist/ with hatch's build backend.
+
+    ``hatchling build`` runs in this session's environment; ``hatch build`` would first create
+    and sync an environment of its own per package, which adds a network round trip per
+    package and once failed here without saying why (hatchling missing from that environment).
+    """
+    _build_into(session, DIST_DIR)
     built = sorted(path.name for path in DIST_DIR.iterdir())
     session.log("built:\n  " + "\n  ".join(built))
+
+
+@nox.session(reuse_venv=False)
+@nox.parametrize("package", list(PACKAGES))
+def alone(session: nox.Session, package: str) -> None:
+    """Install one package's wheel (and the sibling wheels it declares) into a fresh
+    environment, ``pip check`` it, import it and run its tests against the installed wheel."""
+    wheels = Path(session.create_tmp()).resolve() / "dist"
+    _build_into(session, wheels)
+    module = PACKAGES[package]
+    wheel = next(wheels.glob(f"{module}-*.whl"))
+    # Only wheels from this tree can satisfy mp-* requirements: --find-links points at them.
+    session.install(f"{package}[test] @ {wheel.as_uri()}", "--find-links", str(wheels), "pip")
+    session.run("python", "-m", "pip", "check")
+    location = session.run(
+        "python", "-c", f"import {module}; print({module}.__file__)", silent=True
+    )
+    if location is None or str(PACKAGES_DIR) in str(location):
+        session.error(f"{module} was imported from the source tree, not from its wheel")
+    session.chdir(PACKAGES_DIR / package)
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=_env())
