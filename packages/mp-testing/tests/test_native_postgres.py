@@ -131,3 +131,17 @@ def test_durable_and_throwaway_settings_differ(cluster_root: Path) -> None:
         assert "fsync = off" in (fast.data_dir / "mp.conf").read_text()
     finally:
         fast.destroy()
+
+
+def test_deep_folder_gets_a_short_socket_path(cluster_root: Path) -> None:
+    """A cluster folder too deep for a Unix socket path still starts (socket moves to /tmp)."""
+    deep = cluster_root / ("d" * 60) / ("e" * 60)
+    instance = PostgresCluster(deep / "pg", free_port(), durable=False)
+    try:
+        assert not str(instance.socket_dir).startswith(str(deep))
+        instance.start()
+        with instance.connect_admin() as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        instance.destroy()
+    assert not instance.socket_dir.exists()

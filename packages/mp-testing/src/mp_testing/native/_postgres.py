@@ -7,6 +7,7 @@ temporary folder, free ports). Fault tests stop, crash and restart these cluster
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["SUPERUSER", "PostgresCluster", "StopMode"]
 
 SUPERUSER = "postgres"
+_SOCKET_PATH_LIMIT = 100
 StopMode = Literal["smart", "fast", "immediate"]
 
 _DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
@@ -85,8 +87,17 @@ class PostgresCluster:
 
     @property
     def socket_dir(self) -> Path:
-        """Folder of the Unix socket; private to the server's OS user."""
-        return self.root / "socket"
+        """Folder of the Unix socket; private to the server's OS user.
+
+        Inside the cluster folder when the socket's path fits the kernel's 107-byte limit for
+        socket paths; otherwise (deep folders, such as nox's temporary folders) a short folder
+        under /tmp named after the cluster folder.
+        """
+        inside = self.root / "socket"
+        if len(f"{inside}/.s.PGSQL.{self.port}") <= _SOCKET_PATH_LIMIT:
+            return inside
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+        return Path("/tmp") / f"mp-pg-{digest}"  # noqa: S108 - short by necessity, mode 0700
 
     @property
     def log_file(self) -> Path:
@@ -112,6 +123,7 @@ class PostgresCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         self.socket_dir.chmod(0o700)
+        hand_to_user(self.socket_dir, self.os_user)
         if not self.initialized:
             hand_to_user(self.root, self.os_user)
         if not user_can_enter(self.root, self.os_user):
@@ -294,6 +306,7 @@ class PostgresCluster:
         try:
             self.stop("immediate")
         finally:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
             shutil.rmtree(self.root, ignore_errors=True)
 
     # -- administration --------------------------------------------------------------------------
