@@ -121,6 +121,26 @@ def test(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+def erd(session: nox.Session) -> None:
+    """Regenerate the schema diagram: docs/schema-erd.dot from the models, .svg with Graphviz."""
+    _install_tools(session)
+    if shutil.which("dot") is None:
+        session.error("Graphviz's `dot` is needed: apt-get install graphviz")
+    dot_file = ROOT / "docs" / "schema-erd.dot"
+    text = session.run(
+        "python",
+        "-c",
+        "import sys; from mp_schema import erd_dot, metadata; sys.stdout.write(erd_dot(metadata))",
+        silent=True,
+    )
+    dot_file.write_text(str(text))
+    session.run(
+        "dot", "-Tsvg", "-o", str(dot_file.with_suffix(".svg")), str(dot_file), external=True
+    )
+    session.log(f"wrote {dot_file} and {dot_file.with_suffix('.svg')}")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
     session.install("ruff>=0.8")
@@ -142,7 +162,8 @@ def typecheck(session: nox.Session) -> None:
             "mypy", "--config-file", config, str(folder / "src" / module), str(folder / "tests")
         )
     session.run("mypy", "--config-file", config, str(ROOT / "noxfile.py"))
-    session.run("mypy", "--config-file", config, str(ROOT / "infra" / "tests"))
+    session.run("mypy", "--config-file", config, str(ROOT / "infra" / "tests"),
+                str(ROOT / "infra" / "tools"))
 
 
 def _build_into(session: nox.Session, target: Path) -> None:

@@ -6,8 +6,20 @@ import itertools
 import os
 import subprocess
 import sys
+from typing import Any
 
-from mp_schema import current, downgrade, heads, history, offline_sql, upgrade
+import pytest
+
+from mp_schema import (
+    SchemaDriftError,
+    check,
+    current,
+    downgrade,
+    heads,
+    history,
+    offline_sql,
+    upgrade,
+)
 from mp_testing.fixtures import TestDatabase
 
 
@@ -41,6 +53,70 @@ def test_upgrade_from_empty_then_down_to_base(mp_empty_database: TestDatabase) -
         assert connection.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
         ).fetchone() == (0,)
+
+
+def test_every_revision_up_down_up(mp_empty_database: TestDatabase) -> None:
+    """Each revision upgrades, downgrades to its parent and upgrades again cleanly."""
+    settings = mp_empty_database.settings
+    for item in history():
+        upgrade(settings, item.revision)
+        downgrade(settings, item.down_revision or "base")
+        upgrade(settings, item.revision)
+        assert current(settings) == item.revision
+
+
+def test_models_match_the_migrated_database(mp_pg_settings: Any) -> None:
+    """Autogenerate finds no difference between the models and the migrated database."""
+    check(mp_pg_settings)
+
+
+def test_drift_is_reported(mp_database: TestDatabase) -> None:
+    """A column added behind the migrations' back is reported by check, by name."""
+    with mp_database.connect() as connection:
+        connection.execute("ALTER TABLE mp.series ADD COLUMN surprise integer")
+    with pytest.raises(SchemaDriftError, match="surprise"):
+        check(mp_database.settings)
+
+
+def test_base_leaves_nothing_behind(mp_empty_database: TestDatabase) -> None:
+    """Downgrading to base removes mp's schema, tables, types, functions and role grants."""
+    settings = mp_empty_database.settings
+    upgrade(settings, "head")
+    downgrade(settings, "base")
+    with mp_empty_database.connect() as connection:
+        leftovers = connection.execute(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'mp'),"
+            " (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "   WHERE n.nspname IN ('public', 'mp') AND c.relname <> 'alembic_version'"
+            "   AND c.relkind IN ('r', 'v', 'p', 'S')),"
+            " (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            "   WHERE n.nspname = 'mp'),"
+            " (SELECT count(*) FROM pg_default_acl),"
+            " (SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d"
+            "   ON d.oid = s.setdatabase WHERE d.datname = current_database()),"
+            " (SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb')"
+        ).fetchone()
+    assert leftovers == (0, 0, 0, 0, 0, 0)
+
+
+def test_downgrade_of_roles_revokes_every_grant(mp_database: TestDatabase) -> None:
+    """Down to 0002 (before roles), neither managed role holds any privilege in schema mp."""
+    settings = mp_database.settings
+    downgrade(settings, "0002")
+    with mp_database.connect() as connection:
+        rows = connection.execute(
+            "SELECT grantee, table_name, privilege_type FROM information_schema.role_table_grants"
+            " WHERE table_schema = 'mp' AND grantee IN (%s, %s)",
+            (settings.ingest_role, settings.research_role),
+        ).fetchall()
+        usage = connection.execute(
+            "SELECT has_schema_privilege(%s, 'mp', 'USAGE'), has_schema_privilege(%s, 'mp',"
+            " 'USAGE')",
+            (settings.ingest_role, settings.research_role),
+        ).fetchone()
+    assert rows == []
+    assert usage == (False, False)
+    upgrade(settings, "head")
 
 
 def test_offline_sql_needs_no_server() -> None:

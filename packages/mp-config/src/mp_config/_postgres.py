@@ -78,6 +78,7 @@ class PostgresSettings(MpSettings):
     owner_role: str | None = None
     ingest_role: str = "mp_ingest"
     research_role: str = "mp_research"
+    research_statement_timeout_ms: int = Field(default=300_000, ge=0)
 
     @field_validator("ingest_role", "research_role", "owner_role")
     @classmethod

@@ -1,4 +1,6 @@
-"""mp's point-in-time schema: models, packaged Alembic migrations and the commands to run them.
+"""mp's point-in-time schema: enums, models, packaged Alembic migrations and their commands.
+
+Models live in :mod:`mp_schema.models`, enums in :mod:`mp_schema.enums`.
 
 Example:
     >>> from mp_schema import heads
@@ -6,6 +8,9 @@ Example:
     1
 """
 
+from mp_schema._enum_checks import enum_check, enum_check_sql, replace_enum_check
+from mp_schema._erd import erd_dot
+from mp_schema._features import FeatureStatus, apply_timescale_features, timescale_feature_status
 from mp_schema._migrations import (
     MIGRATIONS_DIR,
     RevisionInfo,
@@ -18,24 +23,37 @@ from mp_schema._migrations import (
     offline_sql,
     upgrade,
 )
+from mp_schema._specs import FactSpec, fact_spec
 from mp_schema._version import __version__
 from mp_schema.exceptions import MigrationError, SchemaDriftError, SchemaError
-from mp_schema.models import metadata
+from mp_schema.models import FACT_TABLES, SCHEMA, fact_table_for, metadata
 
 __all__ = [
+    "FACT_TABLES",
     "MIGRATIONS_DIR",
+    "SCHEMA",
+    "FactSpec",
+    "FeatureStatus",
     "MigrationError",
     "RevisionInfo",
     "SchemaDriftError",
     "SchemaError",
     "__version__",
     "alembic_config",
+    "apply_timescale_features",
     "check",
     "current",
     "downgrade",
+    "enum_check",
+    "enum_check_sql",
+    "erd_dot",
+    "fact_spec",
+    "fact_table_for",
     "heads",
     "history",
     "metadata",
     "offline_sql",
+    "replace_enum_check",
+    "timescale_feature_status",
     "upgrade",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from mp_config import ConfigError, PostgresSettings
 from mp_schema import _migrations
+from mp_schema._features import apply_timescale_features, timescale_feature_status
 from mp_schema.exceptions import SchemaDriftError, SchemaError
 
 
@@ -29,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("heads", help="print the head revision of the packaged migrations")
     commands.add_parser("history", help="list the packaged migrations, oldest first")
     commands.add_parser("check", help="fail if the database differs from the models")
+    commands.add_parser(
+        "apply-timescale-features",
+        help="apply compression and its policies where the license now allows (idempotent)",
+    )
+    commands.add_parser("features", help="list license-dependent features: applied or deferred")
     sql = commands.add_parser("sql", help="print the SQL of an upgrade without a server")
     sql.add_argument("range", nargs="?", default="base:head", help="FROM:TO (default base:head)")
     return parser
@@ -60,6 +66,10 @@ def _run(arguments: argparse.Namespace) -> int:
     elif name == "check":
         _migrations.check(settings)
         print("mp-schema: the database matches the models")
+    elif name in ("apply-timescale-features", "features"):
+        function = apply_timescale_features if name != "features" else timescale_feature_status
+        for feature in function(settings):
+            print(f"{feature.table:<20} {feature.feature:<12} {feature.status:<9} {feature.reason}")
     return 0
 
 

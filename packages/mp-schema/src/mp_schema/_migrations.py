@@ -66,8 +66,18 @@ def alembic_config(
 
 
 def migration_engine(settings: PostgresSettings) -> Engine:
-    """A one-connection engine for migrations: no pool, parameters hidden from errors."""
-    return create_engine(settings.sync_url(), poolclass=NullPool, hide_parameters=True)
+    """A one-connection engine for migrations: no pool, parameters hidden from errors.
+
+    The search_path is fixed to ``public`` from the first connection on: with PostgreSQL's
+    default ``"$user", public``, a login role named like mp's schema (``mp``) makes ``mp`` the
+    default schema, and reflection then reports every schema-qualified foreign key as changed.
+    """
+    return create_engine(
+        settings.sync_url(),
+        poolclass=NullPool,
+        hide_parameters=True,
+        connect_args={"options": "-c search_path=public -c timezone=UTC"},
+    )
 
 
 @contextmanager

@@ -5,6 +5,7 @@ TimescaleDB and a real Redis; :mod:`mp_testing.native` runs native servers; :mod
 brings the local stack up and down.
 """
 
+from mp_testing._public_api import public_api_problems
 from mp_testing._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "public_api_problems"]

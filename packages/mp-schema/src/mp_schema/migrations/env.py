@@ -34,6 +34,11 @@ def run_online() -> None:
     engine = migration_engine(settings)
     try:
         with engine.connect() as connection:
+            if settings.owner_role:
+                # Objects are created as (and owned by) the owner role the migrating user
+                # belongs to.
+                connection.exec_driver_sql(f"SET ROLE {settings.owner_role}")
+            connection.commit()
             context.configure(
                 connection=connection,
                 target_metadata=metadata,

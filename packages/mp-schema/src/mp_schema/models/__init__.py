@@ -1,16 +1,73 @@
-"""SQLAlchemy models of mp's tables; the migrations create exactly what these describe."""
+"""SQLAlchemy models of mp's tables; the migrations create exactly what these describe.
 
-from sqlalchemy import MetaData
+Three metadata tables (:class:`DataSource`, :class:`Instrument`, :class:`Series`), seven fact
+hypertables (see :data:`FACT_MODELS`) and one bookkeeping table (:class:`TimescaleFeature`),
+all in schema ``mp``.
+"""
 
-#: Naming convention so every constraint has a stable, predictable name (tests match on them).
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
+from sqlalchemy import Table
+
+from mp_schema._specs import FactSpec, fact_spec
+from mp_schema.enums import SeriesKind as _SeriesKind
+from mp_schema.models._base import NAMING_CONVENTION, SCHEMA, Base
+from mp_schema.models._bookkeeping import TimescaleFeature
+from mp_schema.models._catalog import DataSource, Instrument, Series
+from mp_schema.models._facts import (
+    FACT_MODELS,
+    CurvePoint,
+    FactMixin,
+    MacroObservation,
+    MarketBar,
+    PositioningFlow,
+    RateFixing,
+    ReleaseCalendarEntry,
+    SignalValue,
+    fact_constraints,
+)
+
+metadata = Base.metadata
+
+#: The fact tables, keyed by table name, in creation order.
+FACT_TABLES: dict[str, Table] = {
+    model.__table__.name: model.__table__  # type: ignore[attr-defined]
+    for model in FACT_MODELS
 }
 
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-__all__ = ["NAMING_CONVENTION", "metadata"]
+def fact_table_for(kind: _SeriesKind | str) -> Table:
+    """The fact table holding series of ``kind``.
+
+    Raises:
+        KeyError: no fact table holds that kind.
+    """
+    wanted = _SeriesKind(kind)
+    for table in FACT_TABLES.values():
+        if fact_spec(table).kind is wanted:
+            return table
+    raise KeyError(f"no fact table for series kind {kind!r}")
+
+
+__all__ = [
+    "FACT_MODELS",
+    "FACT_TABLES",
+    "NAMING_CONVENTION",
+    "SCHEMA",
+    "Base",
+    "CurvePoint",
+    "DataSource",
+    "FactMixin",
+    "FactSpec",
+    "Instrument",
+    "MacroObservation",
+    "MarketBar",
+    "PositioningFlow",
+    "RateFixing",
+    "ReleaseCalendarEntry",
+    "Series",
+    "SignalValue",
+    "TimescaleFeature",
+    "fact_constraints",
+    "fact_spec",
+    "fact_table_for",
+    "metadata",
+]
