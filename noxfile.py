@@ -152,7 +152,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict, one package at a time (test folders share module names)."""
     _install_workspace(session)
-    session.install("mypy>=1.13", "nox", "pyyaml>=6", "types-PyYAML")
+    session.install("mypy>=1.13", "nox", "pyyaml>=6", "types-PyYAML", "pandas-stubs")
     config = str(ROOT / "pyproject.toml")
     for name, module in PACKAGES.items():
         folder = PACKAGES_DIR / name
@@ -162,8 +162,13 @@ def typecheck(session: nox.Session) -> None:
             "mypy", "--config-file", config, str(folder / "src" / module), str(folder / "tests")
         )
     session.run("mypy", "--config-file", config, str(ROOT / "noxfile.py"))
-    session.run("mypy", "--config-file", config, str(ROOT / "infra" / "tests"),
-                str(ROOT / "infra" / "tools"))
+    session.run(
+        "mypy",
+        "--config-file",
+        config,
+        str(ROOT / "infra" / "tests"),
+        str(ROOT / "infra" / "tools"),
+    )
 
 
 def _build_into(session: nox.Session, target: Path) -> None:

@@ -46,7 +46,6 @@ def ensure_role_sql(role: str) -> str:
     """Create the NOLOGIN role ``role`` unless it exists, with a clear error where the
     migrating user may not create roles."""
     role = validate_identifier(role)
-    # S608: the role name is allow-listed above (plain lower-case identifier).
     return f"""DO $mp_role$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
@@ -64,7 +63,7 @@ BEGIN
         END;
     END IF;
 END
-$mp_role$"""  # noqa: S608
+$mp_role$"""
 
 
 def grant_statements(roles: RoleNames, fact_tables: tuple[str, ...]) -> list[str]:
@@ -98,8 +97,7 @@ def revoke_statements(roles: RoleNames) -> list[str]:
     ingest, research = roles.ingest, roles.research
     both = f"{ingest}, {research}"
     return [
-        # Role names are allow-listed by RoleNames.from_settings.
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA mp REVOKE SELECT ON TABLES FROM {research}",  # noqa: S608
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA mp REVOKE SELECT ON TABLES FROM {research}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA mp FROM {both}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA mp FROM {both}",
         f"REVOKE ALL ON SCHEMA mp FROM {both}",

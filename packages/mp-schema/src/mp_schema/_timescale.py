@@ -68,7 +68,7 @@ def _table_block(table: str, spec: FactSpec, schema: str) -> str:
         SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
     hypertable := '{table}';
     feature_name := 'compression';
-    RETURN NEXT;"""  # noqa: S608 - names come from the models, never from input
+    RETURN NEXT;"""
 
 
 def apply_features_function_sql(specs: Mapping[str, FactSpec], *, schema: str = "mp") -> str:

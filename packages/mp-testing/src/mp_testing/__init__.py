@@ -6,6 +6,7 @@ brings the local stack up and down.
 """
 
 from mp_testing._public_api import public_api_problems
+from mp_testing._throwaway import ThrowawayPostgres, start_throwaway_postgres
 from mp_testing._version import __version__
 
-__all__ = ["__version__", "public_api_problems"]
+__all__ = ["ThrowawayPostgres", "__version__", "public_api_problems", "start_throwaway_postgres"]

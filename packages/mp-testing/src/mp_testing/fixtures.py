@@ -25,6 +25,7 @@ from mp_config import PostgresSettings, RedisSettings, reset_settings
 from mp_testing._postgres_server import PostgresServer, provide_postgres, read_license
 from mp_testing._redis_server import RedisHandle, delete_prefix, provide_redis
 from mp_testing._settings import TestingSettings
+from mp_testing._throwaway import ThrowawayPostgres, start_throwaway_postgres
 from mp_testing.exceptions import MpTestingError
 from mp_testing.native import RedisClusterProcesses, free_cluster_port
 
@@ -41,6 +42,7 @@ __all__ = [
     "mp_redis_server",
     "mp_template_database",
     "mp_testing_settings",
+    "mp_throwaway_postgres",
     "mp_timescaledb_license",
     "temporary_database",
 ]
@@ -242,6 +244,22 @@ def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSett
         )
     finally:
         processes.destroy()
+
+
+@pytest.fixture
+def mp_throwaway_postgres(
+    mp_migrate: Callable[[PostgresSettings], None], mp_testing_settings: TestingSettings
+) -> Iterator[ThrowawayPostgres]:
+    """A native PostgreSQL cluster of this test's own, migrated, that it may stop, crash or
+    restart; destroyed afterwards (about 3 s to start)."""
+    try:
+        server = start_throwaway_postgres(mp_migrate)
+    except MpTestingError as error:
+        _unavailable(mp_testing_settings, error)
+    try:
+        yield server
+    finally:
+        server.destroy()
 
 
 @pytest.fixture(autouse=True)

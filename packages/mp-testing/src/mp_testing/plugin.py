@@ -28,6 +28,7 @@ from mp_testing.fixtures import (
     mp_redis_server,
     mp_template_database,
     mp_testing_settings,
+    mp_throwaway_postgres,
     mp_timescaledb_license,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "mp_redis_server",
     "mp_template_database",
     "mp_testing_settings",
+    "mp_throwaway_postgres",
     "mp_timescaledb_license",
     "pytest_configure",
 ]

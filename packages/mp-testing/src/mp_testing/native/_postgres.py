@@ -48,6 +48,7 @@ _HBA = """\
 # Written by mp-testing. The socket folder is private to the server's OS user (0700), so local
 # connections are trusted; everything over TCP needs a SCRAM password.
 local   all             all                                     trust
+local   replication     all                                     trust
 host    all             all             127.0.0.1/32            scram-sha-256
 host    all             all             ::1/128                 scram-sha-256
 host    replication     all             127.0.0.1/32            scram-sha-256
@@ -308,6 +309,52 @@ class PostgresCluster:
         finally:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def create_standby(self, root: Path, port: int, *, timeout: float = 120.0) -> PostgresCluster:
+        """A streaming standby of this (running) cluster, started and caught up.
+
+        Made with ``pg_basebackup -R`` over the private socket, so it follows this cluster by
+        streaming replication and refuses writes (read-only, ``pg_is_in_recovery()``).
+        """
+        standby = PostgresCluster(
+            root,
+            port,
+            durable=self.durable,
+            settings=self.settings,
+            binaries=self.binaries,
+            os_user=self.os_user,
+            host=self.host,
+        )
+        root.mkdir(parents=True, exist_ok=True)
+        hand_to_user(root, self.os_user)
+        run_as(
+            [
+                self.binaries.program("pg_basebackup"),
+                "--pgdata",
+                str(standby.data_dir),
+                "--host",
+                str(self.socket_dir),
+                "--port",
+                str(self.port),
+                "--username",
+                SUPERUSER,
+                "--write-recovery-conf",
+                "--checkpoint",
+                "fast",
+                "--wal-method",
+                "stream",
+            ],
+            self.os_user,
+            step="pg_basebackup for a standby",
+            cwd=root,
+            timeout=timeout,
+        )
+        standby.socket_dir.mkdir(exist_ok=True)
+        standby.socket_dir.chmod(0o700)
+        hand_to_user(standby.socket_dir, self.os_user)
+        standby._write_configuration()
+        standby.start(timeout)
+        return standby
 
     # -- administration --------------------------------------------------------------------------
 

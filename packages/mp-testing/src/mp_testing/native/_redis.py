@@ -24,6 +24,16 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _is_zombie(pid: int) -> bool:
+    # A daemonized redis-server is reparented; some inits reap late, so an exited server can
+    # linger as a zombie for seconds while still answering os.kill(pid, 0).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
 def _quote(value: str) -> str:
     """Quote a value for redis.conf, which splits on spaces and reads C-style escapes."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
@@ -108,13 +118,13 @@ class RedisServer:
             return False
 
     def pid(self) -> int | None:
-        """The running server's pid, from its pid file."""
+        """The running server's pid, from its pid file (``None`` once it has exited)."""
         try:
             pid = int(self.pid_file.read_text().strip())
             os.kill(pid, 0)
         except (OSError, ValueError):
             return None
-        return pid
+        return None if _is_zombie(pid) else pid
 
     def is_running(self) -> bool:
         """True when our server answers on its port."""
@@ -170,6 +180,8 @@ class RedisServer:
                 os.kill(pid, 0)
             except OSError:
                 return
+            if _is_zombie(pid):
+                return  # exited; only its parent's bookkeeping is left
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
 

@@ -1,0 +1,436 @@
+"""Idempotent ingest, sync and async: validate, check series, lock, COPY, merge, report.
+
+The two twins run the same statements in the same order; only the COPY call differs
+(psycopg's ``cursor.copy`` in binary, asyncpg's ``copy_records_to_table``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mp_db._errors import translate_errors
+from mp_db._ingest_sql import (
+    INGEST_WORK_MEM,
+    PER_SERIES_LOCK_LIMIT,
+    IngestProgress,
+    IngestReport,
+    IngestSql,
+    ingest_sql,
+)
+from mp_db._tables import FactTable, TableRef, resolve_table
+from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
+from mp_db.exceptions import IngestValidationError, RowProblem
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
+
+#: Rows per COPY chunk: big enough to amortize each statement, small enough that the staging
+#: table fits PostgreSQL's default 8 MB of temp_buffers.
+DEFAULT_CHUNK_ROWS = 100_000
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def _as_rows(rows: Any) -> Iterable[Any]:
+    """Accept a pandas DataFrame as well as an iterable of rows (pandas stays optional)."""
+    module = type(rows).__module__
+    if module.startswith("pandas") and hasattr(rows, "itertuples"):
+        columns = [str(column) for column in rows.columns]
+        return (
+            dict(zip(columns, values, strict=True))
+            for values in rows.itertuples(index=False, name=None)
+        )
+    iterable: Iterable[Any] = rows
+    return iterable
+
+
+def _prepare(
+    table: TableRef, rows: Any, default_source: str, max_rows: int
+) -> tuple[FactTable, ValidatedBatch, int]:
+    fact = resolve_table(table)
+    counted = list(_as_rows(rows))
+    batch = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
+    return fact, batch, len(counted)
+
+
+def _reference_problems(
+    fact: FactTable, batch: ValidatedBatch, kinds: dict[int, str], instruments: set[int]
+) -> list[RowProblem]:
+    problems = []
+    position = fact.staged.index("instrument_id") if "instrument_id" in fact.entities else None
+    for index, record in zip(batch.first_index, batch.records, strict=True):
+        series_id = record[0]
+        kind = kinds.get(series_id)
+        if kind is None:
+            problems.append(
+                RowProblem(
+                    index, "series_id", "unknown_series", f"no series has series_id {series_id}"
+                )
+            )
+        elif kind != fact.spec.kind.value:
+            problems.append(
+                RowProblem(
+                    index,
+                    "series_id",
+                    "wrong_series_kind",
+                    f"series {series_id} is a {kind!r} series; {fact.qualified} holds "
+                    f"{fact.spec.kind.value!r} series",
+                )
+            )
+        if position is not None and record[position] and record[position] not in instruments:
+            problems.append(
+                RowProblem(
+                    index,
+                    "instrument_id",
+                    "unknown_instrument",
+                    f"no instrument has instrument_id {record[position]}",
+                )
+            )
+    return problems
+
+
+def _chunks(
+    records: Sequence[tuple[Any, ...]], size: int, observation_width: int
+) -> list[Sequence[tuple[Any, ...]]]:
+    """Split sorted records into chunks of about ``size`` that never cut an observation's
+    vintages apart (each chunk then sees every version it must compare)."""
+    chunks = []
+    start = 0
+    while start < len(records):
+        end = min(start + size, len(records))
+        while end < len(records) and (
+            records[end][:observation_width] == records[end - 1][:observation_width]
+        ):
+            end += 1
+        chunks.append(records[start:end])
+        start = end
+    return chunks
+
+
+def _bounds(chunk: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    ranges: dict[int, list[Any]] = {}
+    for record in chunk:
+        span = ranges.get(record[0])
+        if span is None:
+            ranges[record[0]] = [record[1], record[1]]
+        elif record[1] > span[1]:
+            span[1] = record[1]  # records are sorted by series, then obs_time
+    ids = sorted(ranges)
+    return {
+        "series_ids": ids,
+        "low": min(span[0] for span in ranges.values()),
+        "high": max(span[1] for span in ranges.values()),
+        "range_ids": ids,
+        "range_lows": [ranges[series][0] for series in ids],
+        "range_highs": [ranges[series][1] for series in ids],
+    }
+
+
+def _versions_in_batch(
+    fact: FactTable, chunk: Sequence[tuple[Any, ...]]
+) -> tuple[list[tuple[Any, ...]], int, int]:
+    """For a chunk with no stored history: keep each observation's first version and every
+    version that differs from the one before it, numbering revisions.
+
+    Returns the rows to store (staged columns plus revision), how many were unchanged
+    re-publications, and how many stored rows are revisions.
+    """
+    width = len(fact.observation)
+    values = slice(len(fact.key), len(fact.key) + len(fact.values))
+    kept: list[tuple[Any, ...]] = []
+    unchanged = revisions = 0
+    previous_key: tuple[Any, ...] | None = None
+    previous_values: tuple[Any, ...] | None = None
+    revision = 0
+    for record in chunk:
+        key = record[:width]
+        current = record[values]
+        if key != previous_key:
+            previous_key, previous_values, revision = key, current, 0
+            kept.append((*record, 0))
+        elif current == previous_values:
+            unchanged += 1
+        else:
+            revision += 1
+            revisions += 1
+            previous_values = current
+            kept.append((*record, revision))
+    return kept, unchanged, revisions
+
+
+class _Tally:
+    """Adds up the merge statement's counts over chunks into the report."""
+
+    def __init__(self, fact: FactTable, received: int, batch: ValidatedBatch) -> None:
+        self.fact, self.received, self.batch = fact, received, batch
+        self.counts = [0, 0, 0, 0, 0]
+        self.started = time.perf_counter()
+
+    def add(self, row: Sequence[Any] | None) -> None:
+        if row is not None:
+            self.counts = [
+                total + int(value) for total, value in zip(self.counts, row, strict=True)
+            ]
+
+    def progress(self, done: int, chunk: int, chunks: int) -> IngestProgress:
+        return IngestProgress(
+            self.fact.name,
+            done,
+            len(self.batch.records),
+            chunk,
+            chunks,
+            time.perf_counter() - self.started,
+        )
+
+    def report(self, chunks: int) -> IngestReport:
+        inserted, revisions, unchanged, already, conflicts = self.counts
+        return IngestReport(
+            table=self.fact.name,
+            received=self.received,
+            inserted=inserted,
+            revisions=revisions,
+            unchanged=unchanged,
+            already_stored=already,
+            conflicts=conflicts,
+            duplicates_dropped=self.batch.duplicates_dropped,
+            chunks=chunks,
+            elapsed_seconds=time.perf_counter() - self.started,
+        )
+
+
+def _setup_statements(sql: IngestSql, series_ids: set[int]) -> list[tuple[str, dict[str, Any]]]:
+    """Locks, memory for the merge's sort, and the staging table, in this order."""
+    statements: list[tuple[str, dict[str, Any]]] = [
+        (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {})
+    ]
+    if len(series_ids) > PER_SERIES_LOCK_LIMIT:
+        statements.append((sql.lock_table_exclusive, {}))
+    else:
+        statements.append((sql.lock_table_shared, {}))
+        statements.append((sql.lock_series, {"series_ids": sorted(series_ids)}))
+    statements.append((sql.create_staging, {}))
+    return statements
+
+
+# -- sync ----------------------------------------------------------------------------------------
+
+
+def _copy_sync(
+    connection: Connection,
+    fact: FactTable,
+    statement: str,
+    chunk: Sequence[tuple[Any, ...]],
+    *,
+    with_revision: bool = False,
+) -> None:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    types = [fact.column_type(column) for column in fact.staged]
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([*types, "int2"] if with_revision else types)
+        for record in chunk:
+            copy.write_row(record)
+
+
+def _ingest_on(
+    connection: Connection,
+    *,
+    fact: FactTable,
+    batch: ValidatedBatch,
+    received: int,
+    chunk_rows: int,
+    progress: ProgressCallback | None,
+) -> IngestReport:
+    sql = ingest_sql(fact)
+    tally = _Tally(fact, received, batch)
+    if not batch.records:
+        return tally.report(0)
+    kinds = {
+        int(row[0]): str(row[1])
+        for row in connection.execute(
+            text(sql.series_kinds), {"series_ids": sorted(batch.series_ids)}
+        )
+    }
+    instruments = (
+        {
+            int(row[0])
+            for row in connection.execute(
+                text(sql.known_instruments), {"instrument_ids": sorted(batch.instrument_ids)}
+            )
+        }
+        if batch.instrument_ids
+        else set()
+    )
+    problems = _reference_problems(fact, batch, kinds, instruments)
+    if problems:
+        raise IngestValidationError(fact.name, problems)
+    for statement, parameters in _setup_statements(sql, batch.series_ids):
+        connection.execute(text(statement), parameters)
+    chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
+    done = 0
+    for number, chunk in enumerate(chunks, start=1):
+        bounds = _bounds(chunk)
+        if connection.execute(text(sql.stored_in_range), bounds).scalar():
+            connection.execute(text(sql.truncate_staging))
+            _copy_sync(connection, fact, sql.copy, chunk)
+            already = connection.execute(text(sql.drop_already_stored), bounds).rowcount
+            tally.add((0, 0, 0, already, 0))
+            if already < len(chunk):
+                tally.add(connection.execute(text(sql.merge), bounds).one())
+        else:
+            kept, unchanged, revisions = _versions_in_batch(fact, chunk)
+            _copy_sync(connection, fact, sql.copy_target, kept, with_revision=True)
+            tally.add((len(kept), revisions, unchanged, 0, 0))
+        done += len(chunk)
+        if progress is not None:
+            progress(tally.progress(done, number, len(chunks)))
+    return tally.report(len(chunks))
+
+
+def ingest(
+    target: Connection | Engine,
+    table: TableRef,
+    rows: Any,
+    *,
+    default_source: str = "vendor",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Store a batch of observations idempotently; return what happened.
+
+    The whole batch is validated first (every bad row named, nothing written), then written in
+    one transaction: all of it or none of it. Re-running the same batch stores nothing new.
+
+    Args:
+        target: an engine (a transaction is opened and committed) or a connection (the work
+            joins its transaction, or runs in a new one that is committed when none is open).
+        table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
+        rows: mappings or dataclasses with the table's key and value fields (``revision`` and
+            ``ingested_at`` are computed), or a pandas DataFrame with those columns.
+        default_source: ``knowledge_time_source`` for rows that do not carry one.
+        chunk_rows: rows per COPY chunk.
+        max_rows: refuse batches larger than this (``batch_too_large``).
+        progress: called after each chunk with an :class:`IngestProgress`.
+
+    Raises:
+        IngestValidationError: the batch was refused; nothing was written.
+        MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
+    """
+    fact, batch, received = _prepare(table, rows, default_source, max_rows)
+    work: dict[str, Any] = {
+        "fact": fact,
+        "batch": batch,
+        "received": received,
+        "chunk_rows": chunk_rows,
+        "progress": progress,
+    }
+    with translate_errors():
+        if isinstance(target, Engine):
+            with target.begin() as connection:
+                return _ingest_on(connection, **work)
+        if target.in_transaction():
+            return _ingest_on(target, **work)
+        with target.begin():
+            return _ingest_on(target, **work)
+
+
+# -- async ---------------------------------------------------------------------------------------
+
+
+async def _copy_async(
+    connection: AsyncConnection,
+    fact: FactTable,
+    table: str,
+    schema: str,
+    chunk: Sequence[tuple[Any, ...]],
+    *,
+    with_revision: bool = False,
+) -> None:
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    columns = [*fact.staged, "revision"] if with_revision else list(fact.staged)
+    await driver.copy_records_to_table(table, records=chunk, columns=columns, schema_name=schema)
+
+
+async def _ingest_on_async(
+    connection: AsyncConnection,
+    *,
+    fact: FactTable,
+    batch: ValidatedBatch,
+    received: int,
+    chunk_rows: int,
+    progress: ProgressCallback | None,
+) -> IngestReport:
+    sql = ingest_sql(fact)
+    tally = _Tally(fact, received, batch)
+    if not batch.records:
+        return tally.report(0)
+    result = await connection.execute(
+        text(sql.series_kinds), {"series_ids": sorted(batch.series_ids)}
+    )
+    kinds = {int(row[0]): str(row[1]) for row in result}
+    instruments: set[int] = set()
+    if batch.instrument_ids:
+        found = await connection.execute(
+            text(sql.known_instruments), {"instrument_ids": sorted(batch.instrument_ids)}
+        )
+        instruments = {int(row[0]) for row in found}
+    problems = _reference_problems(fact, batch, kinds, instruments)
+    if problems:
+        raise IngestValidationError(fact.name, problems)
+    for statement, parameters in _setup_statements(sql, batch.series_ids):
+        await connection.execute(text(statement), parameters)
+    chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
+    done = 0
+    for number, chunk in enumerate(chunks, start=1):
+        bounds = _bounds(chunk)
+        if (await connection.execute(text(sql.stored_in_range), bounds)).scalar():
+            await connection.execute(text(sql.truncate_staging))
+            await _copy_async(connection, fact, sql.staging, "pg_temp", chunk)
+            result = await connection.execute(text(sql.drop_already_stored), bounds)
+            tally.add((0, 0, 0, result.rowcount, 0))
+            if result.rowcount < len(chunk):
+                tally.add((await connection.execute(text(sql.merge), bounds)).one())
+        else:
+            kept, unchanged, revisions = _versions_in_batch(fact, chunk)
+            await _copy_async(connection, fact, fact.name, "mp", kept, with_revision=True)
+            tally.add((len(kept), revisions, unchanged, 0, 0))
+        done += len(chunk)
+        if progress is not None:
+            progress(tally.progress(done, number, len(chunks)))
+    return tally.report(len(chunks))
+
+
+async def ingest_async(
+    target: AsyncConnection | AsyncEngine,
+    table: TableRef,
+    rows: Any,
+    *,
+    default_source: str = "vendor",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """The async twin of :func:`ingest` (asyncpg); same arguments, same guarantees."""
+    fact, batch, received = _prepare(table, rows, default_source, max_rows)
+    work: dict[str, Any] = {
+        "fact": fact,
+        "batch": batch,
+        "received": received,
+        "chunk_rows": chunk_rows,
+        "progress": progress,
+    }
+    with translate_errors():
+        if isinstance(target, AsyncEngine):
+            async with target.begin() as connection:
+                return await _ingest_on_async(connection, **work)
+        if target.in_transaction():
+            return await _ingest_on_async(target, **work)
+        async with target.begin():
+            return await _ingest_on_async(target, **work)

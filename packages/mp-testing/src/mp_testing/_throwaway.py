@@ -1,0 +1,111 @@
+"""Throwaway servers that tests may stop, crash, restart or reconfigure (the fault toolkit).
+
+Unlike the session's shared server, each of these belongs to one test (or module): it is a
+native cluster or redis-server in a temporary folder on a free port, destroyed afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mp_config import PostgresSettings
+from mp_testing.native import PostgresCluster, free_port, service_os_user
+
+__all__ = ["ThrowawayPostgres", "start_throwaway_postgres"]
+
+_OWNER = "mp_fault_owner"
+_DATABASE = "mp"
+
+
+@dataclass
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of one's own, with a migrated database.
+
+    Attributes:
+        cluster: the running cluster (``stop``, ``start``, ``restart``, ``stop("immediate")``).
+        settings: ``MP_PG_*`` settings of its owner role and database.
+        standbys: standbys created with :meth:`add_standby` (destroyed with the primary).
+    """
+
+    cluster: PostgresCluster
+    settings: PostgresSettings
+    standbys: list[PostgresCluster] = field(default_factory=list)
+
+    def add_standby(self) -> PostgresSettings:
+        """Start a streaming standby; return these settings with ``read_host``/``read_port``
+        pointing at it (the primary stays the write target)."""
+        root = self.cluster.root.parent / f"standby-{len(self.standbys) + 1}"
+        standby = self.cluster.create_standby(root, free_port())
+        self.standbys.append(standby)
+        return self.settings.model_copy(
+            update={"read_host": standby.host, "read_port": standby.port}
+        )
+
+    def terminate_backends(self, application_name: str | None = None) -> int:
+        """Kill client backends of the mp database (optionally one application's)."""
+        with self.cluster.connect_admin() as connection:
+            row = connection.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'"
+                " AND (%s::text IS NULL OR application_name = %s)",
+                (_DATABASE, application_name, application_name),
+            ).fetchone()
+        return int(str(row[0])) if row else 0
+
+    def destroy(self) -> None:
+        """Stop and delete the primary and its standbys."""
+        for standby in self.standbys:
+            standby.destroy()
+        self.cluster.destroy()
+
+
+def start_throwaway_postgres(
+    migrate: Callable[[PostgresSettings], None] | None = None,
+    *,
+    durable: bool = False,
+    settings: dict[str, str] | None = None,
+) -> ThrowawayPostgres:
+    """Start a throwaway cluster with an owner role and database ``mp``, migrated by ``migrate``.
+
+    Args:
+        migrate: how to bring the database to the schema (mp-schema's upgrade by default).
+        durable: keep fsync and friends on (for durability tests and the preflight).
+        settings: extra ``postgresql.conf`` settings.
+    """
+    root = Path(tempfile.mkdtemp(prefix="mp-fault-pg-"))
+    root.chmod(0o711)
+    cluster = PostgresCluster(
+        root / "primary",
+        free_port(),
+        durable=durable,
+        settings=settings or {},
+        os_user=service_os_user(),
+    )
+    try:
+        cluster.start()
+        password = secrets.token_urlsafe(16)
+        cluster.ensure_login_role(_OWNER, password)
+        cluster.ensure_database(_DATABASE, _OWNER)
+        pg = PostgresSettings.load(
+            env_file=None,
+            host=cluster.host,
+            port=cluster.port,
+            user=_OWNER,
+            password=password,
+            database=_DATABASE,
+        )
+        if migrate is None:
+            from mp_schema import upgrade
+
+            upgrade(pg, "head")
+        else:
+            migrate(pg)
+    except Exception:
+        cluster.destroy()
+        raise
+    return ThrowawayPostgres(cluster=cluster, settings=pg)
