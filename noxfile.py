@@ -146,6 +146,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.8")
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
+    session.run("python", str(ROOT / "infra" / "ci" / "deps_check.py"))  # imports vs declared
 
 
 @nox.session
@@ -216,7 +217,11 @@ def alone(session: nox.Session, package: str) -> None:
     module = PACKAGES[package]
     wheel = next(wheels.glob(f"{module}-*.whl"))
     # Only wheels from this tree can satisfy mp-* requirements: --find-links points at them.
-    session.install(f"{package}[test] @ {wheel.as_uri()}", "--find-links", str(wheels), "pip")
+    # No cache: a wheel of the same name and version from an earlier build must not win.
+    no_cache = "--no-cache" if session.venv_backend == "uv" else "--no-cache-dir"
+    session.install(
+        f"{package}[test] @ {wheel.as_uri()}", "--find-links", str(wheels), "pip", no_cache
+    )
     session.run("python", "-m", "pip", "check")
     location = session.run(
         "python", "-c", f"import {module}; print({module}.__file__)", silent=True
@@ -225,3 +230,21 @@ def alone(session: nox.Session, package: str) -> None:
         session.error(f"{module} was imported from the source tree, not from its wheel")
     session.chdir(PACKAGES_DIR / package)
     session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=_env())
+
+
+@nox.session(name="release-check")
+def release_check(session: nox.Session) -> None:
+    """Refuse a release that would not install: sibling ranges, imports vs declared
+    dependencies and changelogs (infra/ci), then every wheel and sdist built, ``twine check
+    --strict``-ed and resolved together. ``-- --final`` also refuses "(unreleased)" sections."""
+    scripts = ROOT / "infra" / "ci"
+    session.run("python", str(scripts / "ranges.py"))
+    session.run("python", str(scripts / "deps_check.py"))
+    final = ["--final"] if "--final" in session.posargs else []
+    session.run("python", str(scripts / "changelog.py"), *final)
+    target = Path(session.create_tmp()).resolve() / "release"
+    _build_into(session, target)
+    session.install("twine>=5")
+    session.run("twine", "check", "--strict", *sorted(str(path) for path in target.iterdir()))
+    # One resolver call over all the built wheels: each sibling range must accept these files.
+    session.install("--dry-run", *sorted(str(path) for path in target.glob("*.whl")))

@@ -9,6 +9,8 @@ cannot change behaviour silently:
 * every session runs in UTC with ``statement_timeout``, ``lock_timeout`` and
   ``idle_in_transaction_session_timeout`` from the settings, and an ``application_name``.
 * ``hide_parameters``: bound values (which may be secrets or bulk data) never appear in errors.
+* a client-side deadline per statement (psycopg: a watchdog; asyncpg: ``command_timeout``),
+  ``statement_timeout`` plus a margin, so a half-open connection cannot hang a caller.
 """
 
 from __future__ import annotations
@@ -19,8 +21,21 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mp_config import PostgresSettings
+from mp_db._watchdog import client_deadline_seconds, install_watchdog
 
-__all__ = ["create_async_db_engine", "create_sync_engine", "session_parameters"]
+__all__ = [
+    "KEEPALIVE_COUNT",
+    "KEEPALIVE_IDLE_SECONDS",
+    "KEEPALIVE_INTERVAL_SECONDS",
+    "create_async_db_engine",
+    "create_sync_engine",
+    "session_parameters",
+]
+
+#: TCP keepalive on psycopg connections: probe after 30 s idle, every 10 s, give up after 3.
+KEEPALIVE_IDLE_SECONDS = 30
+KEEPALIVE_INTERVAL_SECONDS = 10
+KEEPALIVE_COUNT = 3
 
 
 def session_parameters(settings: PostgresSettings) -> dict[str, str]:
@@ -45,18 +60,37 @@ def _pool_options(settings: PostgresSettings) -> dict[str, Any]:
 
 
 def create_sync_engine(settings: PostgresSettings, *, read: bool = False) -> Engine:
-    """A psycopg 3 engine; ``read=True`` targets the replica when one is configured."""
+    """A psycopg 3 engine; ``read=True`` targets the replica when one is configured.
+
+    TCP keepalives detect a dead peer on idle connections; a watchdog gives each statement a
+    client-side deadline (``statement_timeout`` plus a margin) so a half-open connection ends
+    in a ConnectionLostError instead of a wait without end.
+    """
     options = " ".join(f"-c {key}={value}" for key, value in session_parameters(settings).items())
-    return create_engine(
+    engine = create_engine(
         settings.sync_url(read=read),
-        connect_args={"options": options},
+        connect_args={
+            "options": options,
+            "keepalives": 1,
+            "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
+            "keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
+            "keepalives_count": KEEPALIVE_COUNT,
+        },
         **_pool_options(settings),
     )
+    deadline = client_deadline_seconds(settings.statement_timeout_ms, settings.connect_timeout)
+    if deadline is not None:
+        install_watchdog(engine, deadline)
+    return engine
 
 
 def create_async_db_engine(settings: PostgresSettings, *, read: bool = False) -> AsyncEngine:
     """An asyncpg engine; ``read=True`` targets the replica when one is configured."""
     connect_args = settings.async_connect_args(read=read)
+    deadline = client_deadline_seconds(settings.statement_timeout_ms, settings.connect_timeout)
+    # asyncpg has no TCP keepalive options: its command_timeout is what ends a half-open
+    # connection.
+    connect_args["command_timeout"] = deadline
     connect_args["server_settings"] = {
         **connect_args.get("server_settings", {}),
         **session_parameters(settings),

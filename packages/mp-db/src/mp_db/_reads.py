@@ -6,7 +6,8 @@ a converter for the rows) and differ only in how they execute them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, overload
@@ -432,6 +433,36 @@ class Reader:
         """Every series' value for one period, as known at ``as_of``."""
         return self.run(_Queries.cross_section(table, obs_time, as_of))
 
+    def iter_vintages(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        batch_rows: int = 10_000,
+    ) -> Iterator[FactRow]:
+        """Every stored version, streamed with a server-side cursor: memory stays bounded by
+        ``batch_rows`` whatever the size of the history."""
+        query = _Queries.ranged(
+            table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+        )
+        with translate_errors(), ExitStack() as stack:
+            connection = (
+                stack.enter_context(self.bind.connect())
+                if isinstance(self.bind, Engine)
+                else self.bind
+            )
+            # max_row_buffer with explicit partition sizes: measured with SQLAlchemy 2.1,
+            # yield_per with partitions() kept every row (76 MB for 300k rows) while this holds
+            # one buffer (under 1 MB).
+            result = connection.execution_options(
+                stream_results=True, max_row_buffer=batch_rows
+            ).execute(text(query.sql), query.parameters)
+            for partition in result.partitions(batch_rows):
+                yield from query.convert(partition)
+
     def vintage_dates(
         self, table: TableRef, series_id: int, *, as_of: datetime | None = None
     ) -> list[datetime]:
@@ -662,6 +693,35 @@ class AsyncReader:
     ) -> list[Any]:
         """See :meth:`Reader.cross_section`."""
         return await self.run(_Queries.cross_section(table, obs_time, as_of))
+
+    async def iter_vintages(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        batch_rows: int = 10_000,
+    ) -> AsyncIterator[FactRow]:
+        """See :meth:`Reader.iter_vintages`."""
+        query = _Queries.ranged(
+            table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+        )
+        with translate_errors():
+            async with AsyncExitStack() as stack:
+                connection = (
+                    await stack.enter_async_context(self.bind.connect())
+                    if isinstance(self.bind, AsyncEngine)
+                    else self.bind
+                )
+                result = await connection.stream(
+                    text(query.sql).execution_options(max_row_buffer=batch_rows),
+                    query.parameters,
+                )
+                async for partition in result.partitions(batch_rows):
+                    for row in query.convert(partition):
+                        yield row
 
     async def vintage_dates(
         self, table: TableRef, series_id: int, *, as_of: datetime | None = None

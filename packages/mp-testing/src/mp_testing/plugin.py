@@ -12,8 +12,16 @@ Markers:
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from mp_testing._scenarios import (
+    mp_scenario_metrics,
+    record_outcome,
+    select_scenarios,
+    write_report,
+)
 from mp_testing.fixtures import (
     LICENSE_MARKER,
     _mp_license_gate,
@@ -41,15 +49,30 @@ __all__ = [
     "mp_redis",
     "mp_redis_cluster",
     "mp_redis_server",
+    "mp_scenario_metrics",
     "mp_template_database",
     "mp_testing_settings",
     "mp_throwaway_postgres",
     "mp_timescaledb_license",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_runtest_makereport",
+    "pytest_sessionfinish",
 ]
 
 # Autouse fixtures are registered by being names in this module.
 _AUTOUSE = (_mp_license_gate, _mp_reset_settings)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--reliability``: run the reliability scenarios (and only them)."""
+    parser.addoption(
+        "--reliability",
+        action="store_true",
+        default=False,
+        help="run only reliability scenarios, slow ones included",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,3 +82,24 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{LICENSE_MARKER}: needs TimescaleDB's community (TSL) features; skipped on an "
         "Apache-2 build",
     )
+    config.addinivalue_line("markers", "scenario(suite): a reliability scenario of the named suite")
+    config.addinivalue_line(
+        "markers", "reliability: a slow or destructive scenario, run by --reliability only"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep slow scenarios out of the default run; with --reliability keep only scenarios."""
+    select_scenarios(config, items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Record each scenario's outcome for the reliability summary."""
+    outcome = yield
+    record_outcome(item, outcome.get_result())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the scenario report when ``MP_TESTING_REPORT`` asks for one."""
+    write_report()
