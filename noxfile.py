@@ -248,3 +248,110 @@ def release_check(session: nox.Session) -> None:
     session.run("twine", "check", "--strict", *sorted(str(path) for path in target.iterdir()))
     # One resolver call over all the built wheels: each sibling range must accept these files.
     session.install("--dry-run", *sorted(str(path) for path in target.glob("*.whl")))
+
+
+EXAMPLE_DIR = ROOT / "examples" / "connector"
+
+# Run in the example's environment: every mp-* distribution installed there must hold exactly
+# the files of the wheel built from this tree (the RECORD hashes match), whatever index offered
+# a package of the same name.
+_CHECK_FROM_WHEELS = """
+import sys, zipfile
+from importlib import metadata
+from pathlib import Path
+
+for wheel in sorted(Path(sys.argv[1]).glob("*.whl")):
+    with zipfile.ZipFile(wheel) as archive:
+        record = next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))
+        lines = archive.read(record).decode().splitlines()
+    rows = (line.rsplit(",", 2) for line in lines)
+    built = {p: h for p, h, _ in rows if h and ".dist-info/" not in p}
+    dist = metadata.distribution(wheel.name.split("-")[0])
+    found = {str(f): f"{f.hash.mode}={f.hash.value}" for f in dist.files or () if f.hash}
+    wrong = sorted(p for p, h in built.items() if found.get(p) != h)
+    if wrong:
+        sys.exit(f"{dist.metadata['Name']} is not the wheel built here: {wrong[:3]}")
+    print(f"{dist.metadata['Name']} {dist.version}: {len(built)} files, as built")
+"""
+
+
+@nox.session(reuse_venv=False)
+def example(session: nox.Session) -> None:
+    """The downstream example (examples/connector) against mp's wheels alone: build every
+    wheel, install the example into a fresh environment with ``--find-links`` at those wheels
+    (its mp-* requirements can come from nowhere else), check that, ``pip check``, type-check
+    it against the installed wheels' ``py.typed`` and run its tests."""
+    tmp = Path(session.create_tmp()).resolve()
+    wheels = tmp / "dist"
+    _build_into(session, wheels)
+    # No cache: a wheel of the same name and version from an earlier build must not win.
+    no_cache = "--no-cache" if session.venv_backend == "uv" else "--no-cache-dir"
+    session.install(
+        f"{EXAMPLE_DIR}[test]", "--find-links", str(wheels), "pip", "mypy>=1.13", no_cache
+    )
+    check = tmp / "check_from_wheels.py"
+    check.write_text(_CHECK_FROM_WHEELS)
+    session.run("python", str(check), str(wheels))
+    session.run("python", "-m", "pip", "check")
+    location = session.run(
+        "python", "-c", "import fred_example; print(fred_example.__file__)", silent=True
+    )
+    if location is None or str(EXAMPLE_DIR) in str(location):
+        session.error("fred_example was imported from the source tree, not from its wheel")
+    session.chdir(EXAMPLE_DIR)
+    session.run("mypy", "--cache-dir", str(tmp / "mypy"), "src", "tests")
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=_env())
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Every reliability scenario (slow ones included), package by package, then a summary:
+    scenarios per suite, crash/restart cycles survived, rows verified, lost and duplicate rows
+    (both must be 0). The summary is also written to docs/reliability/last-run.md."""
+    _install_workspace(session)
+    session.install("pyyaml>=6")
+    report = ROOT / ".mp" / "reliability.jsonl"
+    report.parent.mkdir(exist_ok=True)
+    report.unlink(missing_ok=True)
+    for target in TEST_TARGETS:
+        folder = ROOT / "infra" if target == "infra" else PACKAGES_DIR / target
+        session.chdir(folder)
+        session.run(
+            "pytest",
+            "--reliability",
+            "-p",
+            "no:cacheprovider",
+            *session.posargs,
+            env={**_env(), "MP_TESTING_REPORT": str(report)},
+        )
+    session.chdir(ROOT)
+    session.run(
+        "python",
+        str(ROOT / "infra" / "tools" / "reliability_summary.py"),
+        str(report),
+        "--markdown",
+        str(ROOT / "docs" / "reliability" / "last-run.md"),
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ with MkDocs (mkdocs.yml): strict, so a warning,
+    a broken link or anchor or a missing included file fails the build. The API reference is
+    generated from the packages' docstrings (mkdocstrings reads their src/ folders)."""
+    _install_workspace(session, extras="")
+    # ruff formats the rendered signatures; MkDocs 2 drops the plugin system these rely on.
+    session.install(
+        "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=0.27", "ruff>=0.8"
+    )
+    session.chdir(ROOT)
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--config-file",
+        str(ROOT / "mkdocs.yml"),
+        "--site-dir",
+        str(ROOT / "site"),
+        env={"NO_MKDOCS_2_WARNING": "1"},  # material's banner about its successor, not ours
+    )

@@ -42,7 +42,11 @@ SHARED_PATHS = frozenset(
     }
 )
 #: Root-level paths no package's tests read (infra tests, run on every change, check docs/).
-INERT_PATHS = frozenset({"docs", ".gitignore", ".gitattributes", "LICENSE"})
+# The example and the docs site have their own sessions (example, docs); they never change what
+# a package's tests see.
+INERT_PATHS = frozenset(
+    {"docs", "examples", "mkdocs.yml", ".gitignore", ".gitattributes", "LICENSE"}
+)
 
 ALL = "*"
 """Marker returned by :func:`packages_for_path` for "every package"."""

@@ -65,6 +65,7 @@ def test_missing_secret_fails_loudly(compose_binary: list[str], root: Path) -> N
     assert "PASSWORD" in result.stderr or "SECRET" in result.stderr
 
 
+@pytest.mark.scenario("security")
 @pytest.mark.parametrize("profiles", [(), ("kafka",)])
 def test_rendered_ports_are_loopback_only(
     compose_binary: list[str], root: Path, profiles: tuple[str, ...]
@@ -104,6 +105,7 @@ def test_images_are_pinned() -> None:
         assert tag != "latest", (name, default)
 
 
+@pytest.mark.scenario("security")
 def test_secrets_are_required_not_defaulted() -> None:
     """Secret variables are interpolated with ${VAR:?}, never given a default."""
     text = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()

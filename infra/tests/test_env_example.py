@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import mp_config
 from mp_config import MpSettings
 from mp_testing._settings import TestingSettings
@@ -64,6 +66,7 @@ def test_compose_variables_are_documented(root: Path) -> None:
     assert used - set(_documented(root)) == set()
 
 
+@pytest.mark.scenario("security")
 def test_placeholders_are_not_secrets(root: Path) -> None:
     """Secret variables hold the placeholder, never something that looks like a real secret."""
     for name, value in _documented(root).items():

@@ -19,6 +19,8 @@ from mp_cache import (
 from mp_config import RateLimit
 from mp_testing.native import RedisServer
 
+pytestmark = pytest.mark.scenario("security")
+
 
 def test_the_rules_start_from_nothing_and_allow_only_the_prefix() -> None:
     """Reset keys, channels and commands first; one key pattern; only the listed commands."""

@@ -22,6 +22,8 @@ from mp_cache._codec import (
 
 KNOWN = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
 
+pytestmark = pytest.mark.scenario("security")
+
 
 def test_a_value_round_trips_as_plain_json() -> None:
     """The stored bytes are a JSON array led by the format version and the kind."""

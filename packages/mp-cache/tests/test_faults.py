@@ -38,6 +38,8 @@ SERIES: list[SeriesId] = ["CPI", "GDP", 42]
 T1 = datetime.fromisoformat("2024-01-15T00:00:00+00:00")
 EXPECTED = {item: truth(item) for item in SERIES}
 
+pytestmark = pytest.mark.scenario("faults_survived")
+
 
 def make_cache(settings: RedisSettings) -> Cache:
     client = create_client(settings)

@@ -19,6 +19,8 @@ EARLIER = KNOWN_AT - timedelta(microseconds=1)
 T1 = datetime.fromisoformat("2024-01-15T00:00:00+00:00")
 T2 = datetime.fromisoformat("2024-02-15T00:00:00+00:00")
 
+pytestmark = pytest.mark.scenario("nothing_lost")
+
 
 @pytest.fixture
 def cache(client: redis.Redis, settings: RedisSettings) -> Cache:

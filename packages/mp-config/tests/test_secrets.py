@@ -28,6 +28,8 @@ SECRET_FIELDS: list[tuple[type[MpSettings], str]] = [
     (S3Settings, "MP_S3_SECRET_ACCESS_KEY"),
 ]
 
+pytestmark = pytest.mark.scenario("security")
+
 
 def _renderings(settings: MpSettings) -> list[str]:
     texts = [repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump())]

@@ -66,6 +66,7 @@ def test_async_engine_session_settings(mp_pg_settings: PostgresSettings) -> None
     assert run(read()) == EXPECTED
 
 
+@pytest.mark.scenario("load_held")
 def test_reads_go_to_a_real_standby(mp_throwaway_postgres: ThrowawayPostgres) -> None:
     """With a replica configured, reads run on the streaming standby and writes on the primary."""
     settings = mp_throwaway_postgres.add_standby()
@@ -144,6 +145,7 @@ def test_health_report(mp_pg_settings: PostgresSettings, mp_timescaledb_license:
     assert run(check()).schema_revision == report.schema_revision
 
 
+@pytest.mark.scenario("nothing_lost")
 def test_preflight_reports_unsafe_durability(mp_throwaway_postgres: ThrowawayPostgres) -> None:
     """Throwaway clusters run with fsync off: the health report says so, and why."""
     with Database(mp_throwaway_postgres.settings) as db:

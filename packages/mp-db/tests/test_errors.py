@@ -52,6 +52,7 @@ def _async_outcome(settings: PostgresSettings, work: Callable[[Any], Any]) -> ty
     return run(attempt())
 
 
+@pytest.mark.scenario("faults_survived")
 def test_statement_timeout_is_the_same_under_both_drivers(
     mp_pg_settings: PostgresSettings,
 ) -> None:
@@ -68,6 +69,7 @@ def test_statement_timeout_is_the_same_under_both_drivers(
     assert _async_outcome(settings, slow_async) is StatementTimeoutError
 
 
+@pytest.mark.scenario("faults_survived")
 def test_backend_terminated_mid_transaction(mp_throwaway_postgres: ThrowawayPostgres) -> None:
     """A backend killed inside a transaction is ConnectionLostError (transient) for both."""
     settings = mp_throwaway_postgres.settings.model_copy(update={"application_name": "victim"})
@@ -88,6 +90,7 @@ def test_backend_terminated_mid_transaction(mp_throwaway_postgres: ThrowawayPost
     assert issubclass(ConnectionLostError, TransientError)
 
 
+@pytest.mark.scenario("faults_survived")
 def test_server_restart_between_uses(mp_throwaway_postgres: ThrowawayPostgres) -> None:
     """A pooled connection from before a restart: pre-ping replaces it and work goes on;
     during the restart itself the error is transient under both drivers."""
@@ -116,6 +119,7 @@ def test_server_restart_between_uses(mp_throwaway_postgres: ThrowawayPostgres) -
         mp_throwaway_postgres.cluster.start()
 
 
+@pytest.mark.scenario("faults_survived")
 def test_unreachable_server_fails_fast_and_names_the_address() -> None:
     """No server: the error names host and port, never the password, within the timeout."""
     settings = PostgresSettings.load(env_file=None, port=1, password="s3cret-pw", connect_timeout=2)
@@ -132,6 +136,7 @@ def test_unreachable_server_fails_fast_and_names_the_address() -> None:
     assert "s3cret-pw" not in str(caught.value)
 
 
+@pytest.mark.scenario("faults_survived")
 def test_read_only_transaction(mp_pg_settings: PostgresSettings) -> None:
     """A write in a read-only transaction is ReadOnlyError for both drivers."""
 
@@ -147,6 +152,7 @@ def test_read_only_transaction(mp_pg_settings: PostgresSettings) -> None:
     assert _async_outcome(mp_pg_settings, write_async) is ReadOnlyError
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_constraint_names_come_through(mp_pg_settings: PostgresSettings) -> None:
     """A database CHECK violation carries the constraint's name under both drivers."""
     statement = text(
@@ -178,6 +184,7 @@ def test_constraint_names_come_through(mp_pg_settings: PostgresSettings) -> None
     assert run(attempt()) == "ck_data_sources_code_format"
 
 
+@pytest.mark.scenario("load_held")
 def test_pool_exhaustion_fails_fast(mp_pg_settings: PostgresSettings) -> None:
     """With every pooled connection busy, the next caller gets PoolTimeoutError in time."""
     settings = mp_pg_settings.model_copy(
@@ -200,6 +207,7 @@ def test_classify_ignores_foreign_errors() -> None:
     assert isinstance(classify_error(ConnectionRefusedError()), ServerUnavailableError)
 
 
+@pytest.mark.scenario("security")
 def test_engine_errors_hide_parameters(engine: Engine) -> None:
     """A failing statement's error does not echo its bound values (hide_parameters).
 

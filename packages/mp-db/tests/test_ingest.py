@@ -66,6 +66,7 @@ def test_first_load_numbers_revisions(engine: Engine, make_series: SeriesMaker) 
     ]
 
 
+@pytest.mark.scenario("nothing_lost")
 def test_rerun_changes_nothing(engine: Engine, make_series: SeriesMaker) -> None:
     """The same batch a second time inserts nothing and reports every row as already stored."""
     series = make_series()
@@ -188,6 +189,7 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
 @pytest.mark.parametrize(
     ("code", "change", "field"), BAD_ROWS, ids=[f"{code}-{field}" for code, _, field in BAD_ROWS]
 )
+@pytest.mark.scenario("bad_inputs")
 def test_each_rejection_code_names_row_and_field(
     engine: Engine, make_series: SeriesMaker, code: str, change: dict[str, Any], field: str
 ) -> None:
@@ -203,6 +205,7 @@ def test_each_rejection_code_names_row_and_field(
     assert count_rows(engine, "macro_observations") == 0
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_every_bad_row_is_reported_at_once(engine: Engine, make_series: SeriesMaker) -> None:
     """All problems of all rows come back in one error, in row order."""
     series = make_series()
@@ -217,6 +220,7 @@ def test_every_bad_row_is_reported_at_once(engine: Engine, make_series: SeriesMa
     assert caught.value.codes == {"non_finite", "knowledge_before_obs"}
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_conflicting_duplicates_are_refused(engine: Engine, make_series: SeriesMaker) -> None:
     """Two rows with one key and different values: which is right is unknowable, so refuse."""
     series = make_series()
@@ -230,6 +234,7 @@ def test_conflicting_duplicates_are_refused(engine: Engine, make_series: SeriesM
     assert caught.value.problems[0].index == 1
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_unknown_series_is_refused_before_writing(engine: Engine, make_series: SeriesMaker) -> None:
     """A series id that does not exist is named; the valid rows are not written either."""
     series = make_series()
@@ -243,6 +248,7 @@ def test_unknown_series_is_refused_before_writing(engine: Engine, make_series: S
     assert count_rows(engine, "macro_observations") == 0
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_series_of_another_kind_is_refused(engine: Engine, make_series: SeriesMaker) -> None:
     """A market-bar series cannot receive macro observations."""
     bars = make_series("market_bar", frequency="business_daily")
@@ -251,6 +257,7 @@ def test_series_of_another_kind_is_refused(engine: Engine, make_series: SeriesMa
     assert caught.value.codes == {"wrong_series_kind"}
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_oversized_batch_is_refused(engine: Engine, make_series: SeriesMaker) -> None:
     """A batch over max_rows is refused with batch_too_large."""
     series = make_series()
@@ -262,6 +269,7 @@ def test_oversized_batch_is_refused(engine: Engine, make_series: SeriesMaker) ->
     assert caught.value.codes == {"batch_too_large"}
 
 
+@pytest.mark.scenario("nothing_lost")
 def test_failure_halfway_leaves_no_row(engine: Engine, make_series: SeriesMaker) -> None:
     """A fault after the first chunk was merged rolls the whole batch back."""
     series = make_series()
@@ -367,3 +375,27 @@ def test_errors_are_mp_errors(engine: Engine) -> None:
     with pytest.raises(KeyError, match="not a fact table"):
         ingest(engine, "series", [])
     assert issubclass(IngestValidationError, MpDbError)
+
+
+def test_republications_are_kept_on_request(
+    engine: Engine, make_series: SeriesMaker, reader: Reader
+) -> None:
+    """keep_republications stores restated versions, so a partial backfill landing between
+    them cannot hide a later restatement: as-of answers stay exact in any arrival order."""
+    series = make_series()
+    obs = utc(2024, 3)
+    first, restated = utc(2024, 4, 10), utc(2024, 6, 12)
+    report = ingest(
+        engine,
+        "macro",
+        [macro(series, obs, first, 1.0), macro(series, obs, restated, 1.0)],
+        keep_republications=True,
+    )
+    assert (report.inserted, report.unchanged, report.revisions) == (2, 1, 0)
+    ingest(engine, "macro", [macro(series, obs, utc(2024, 5, 15), 2.0)], keep_republications=True)
+    known = [row.value for row in reader.as_of(MacroObservationRow, series, as_of=utc(2024, 7))]
+    assert known == [1.0]
+    # Rows are append-only: the restatement stored before the backfill keeps revision 0 (the
+    # documented caveat: after backfills, order by knowledge_time rather than trust revision).
+    revisions = [row.revision for row in reader.vintages(MacroObservationRow, series)]
+    assert revisions == [0, 1, 0]

@@ -3,6 +3,7 @@ and nothing known after T ever comes back."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +13,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from mp_db import MacroObservationRow, Reader, ingest
+from mp_db import IngestValidationError, MacroObservationRow, Reader, ingest
+
+pytestmark = pytest.mark.scenario("bad_inputs")
+BASE = utc(2020, 1, 1)
 
 SERIES = 3
-BASE = utc(2020, 1, 1)
+#: Ways to spoil a valid row; each must make the whole batch write nothing.
+SPOILERS: list[dict[str, Any]] = [
+    {"value": float("nan")},
+    {"value": "n/a"},
+    {"obs_time": datetime(2020, 1, 1)},
+    {"knowledge_time": BASE - days(400)},
+    {"series_id": 0},
+    {"unexpected": 1},
+]
 
 
 @st.composite
@@ -89,12 +101,16 @@ def _brute_as_of(
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    # MP_PROPERTY_EXAMPLES raises the count for a deeper search (CI keeps the default).
+    max_examples=int(os.environ.get("MP_PROPERTY_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     history=histories(),
     split=st.integers(0, 100),
     moments=st.lists(st.integers(0, 60), min_size=1, max_size=5),
+    keep=st.booleans(),
 )
 def test_reads_equal_brute_force(
     engine: Engine,
@@ -103,17 +119,28 @@ def test_reads_equal_brute_force(
     history: list[dict[str, Any]],
     split: int,
     moments: list[int],
+    keep: bool,
 ) -> None:
-    """Ingested in two batches in any order, the as-of and latest reads match Python."""
+    """Ingested in two batches, the as-of and latest reads match Python.
+
+    With ``keep_republications`` the batches may arrive in any order (a partial backfill after
+    later versions). Without it (the ALFRED rule: unchanged re-publications are not stored),
+    versions arrive in knowledge-time order, the condition under which that rule is exact.
+    """
     # Hypothesis runs many examples within one test (one database): start each empty.
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM mp.macro_observations"))
     rows = _materialize(history, series_ids)
     cut = len(rows) * split // 100
-    # Second batch first: vintages may arrive out of order (backfills).
-    for batch in (rows[cut:], rows[:cut]):
+    if keep:
+        # Second batch first: vintages arrive out of order (a partial backfill).
+        batches = (rows[cut:], rows[:cut])
+    else:
+        ordered = sorted(rows, key=lambda row: row["knowledge_time"])
+        batches = (ordered[:cut], ordered[cut:])
+    for batch in batches:
         if batch:
-            ingest(engine, "macro", batch)
+            ingest(engine, "macro", batch, keep_republications=keep)
     for offset in moments:
         moment = BASE + days(offset)
         for series_id in series_ids:
@@ -139,3 +166,32 @@ def test_reads_equal_brute_force(
                     if seen is None or row["knowledge_time"] < seen[0]:
                         earliest[row["obs_time"]] = (row["knowledge_time"], row["value"])
             assert first == {obs: value for obs, (_, value) in earliest.items()}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=histories(), spoiler=st.sampled_from(SPOILERS), where=st.integers(0, 10_000))
+def test_invalid_batches_write_nothing(
+    engine: Engine,
+    series_ids: list[int],
+    history: list[dict[str, Any]],
+    spoiler: dict[str, Any],
+    where: int,
+) -> None:
+    """A valid batch with one spoiled row is refused as a whole: the table stays as it was,
+    and the problem names that row."""
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM mp.macro_observations"))
+    rows = _materialize(history, series_ids) or _materialize(
+        [{"series": 0, "obs": 0, "lag": 0, "value": 1.0}], series_ids
+    )
+    index = where % len(rows)
+    rows[index] = {**rows[index], **spoiler}
+    with pytest.raises(IngestValidationError) as caught:
+        ingest(engine, "macro", rows)
+    assert index in {problem.index for problem in caught.value.problems}
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT count(*) FROM mp.macro_observations")).scalar_one() == 0
+        )

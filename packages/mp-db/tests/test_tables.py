@@ -69,6 +69,7 @@ def test_round_trip(engine: Engine, make_series: SeriesMaker, reader: Reader, ta
     assert len(reader.vintages(table, series)) == 2
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_market_bar_rules(engine: Engine, make_series: SeriesMaker) -> None:
     """A bar with no price, high below low or negative volume is refused by code."""
     series = make_series("market_bar", frequency="business_daily")
@@ -118,6 +119,7 @@ def test_signals_may_be_timed_and_per_instrument(
     assert caught.value.codes == {"unknown_instrument"}
 
 
+@pytest.mark.scenario("bad_inputs")
 def test_curve_tenor_and_category_codes(engine: Engine, make_series: SeriesMaker) -> None:
     """Tenors and trader categories outside their formats are refused by code."""
     curve = make_series("curve", frequency="business_daily")

@@ -14,6 +14,8 @@ INSERT_MACRO = (
     " knowledge_time_source) VALUES (%s, %s, %s, %s, 'vendor')"
 )
 
+pytestmark = pytest.mark.scenario("bad_inputs")
+
 
 def test_a_valid_row_is_accepted(db: Any, make_series: SeriesMaker) -> None:
     """The reference row used below is itself valid."""

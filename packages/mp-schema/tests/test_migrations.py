@@ -22,6 +22,8 @@ from mp_schema import (
 )
 from mp_testing.fixtures import TestDatabase
 
+pytestmark = pytest.mark.scenario("migrations")
+
 
 def test_single_head() -> None:
     """The migration tree never branches."""

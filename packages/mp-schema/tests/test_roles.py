@@ -20,6 +20,8 @@ INSERT = (
     " 'vendor')"
 )
 
+pytestmark = pytest.mark.scenario("security")
+
 
 @pytest.fixture
 def as_role(db: Any, mp_pg_settings: PostgresSettings) -> Iterator[Any]:

@@ -89,6 +89,7 @@ def test_tcp_needs_a_password(cluster: PostgresCluster) -> None:
         )
 
 
+@pytest.mark.scenario("nothing_lost")
 def test_immediate_stop_then_restart_keeps_committed_data(cluster: PostgresCluster) -> None:
     """An immediate stop is a crash; after restart (recovery) committed rows are there."""
     cluster.start()

@@ -30,6 +30,7 @@ def test_password_with_spaces_and_quotes(tmp_path: Path) -> None:
         server.destroy()
 
 
+@pytest.mark.scenario("faults_survived")
 def test_stop_is_idempotent_and_kill_crashes(tmp_path: Path) -> None:
     """stop twice is fine; kill makes the server unreachable at once."""
     server = RedisServer(tmp_path / "r", free_port())

@@ -59,6 +59,7 @@ def test_relays_both_ways(echo_server: int) -> None:
         assert proxy.stats.connections == 1
 
 
+@pytest.mark.scenario("faults_survived")
 def test_blackhole_makes_a_half_open_connection(echo_server: int) -> None:
     """While blackholed, the connection stays open but nothing comes back."""
     with TcpProxy("127.0.0.1", echo_server) as proxy, _client(proxy.port, 0.5) as client:
@@ -71,6 +72,7 @@ def test_blackhole_makes_a_half_open_connection(echo_server: int) -> None:
         assert client.recv(4) == b"pong"
 
 
+@pytest.mark.scenario("faults_survived")
 def test_cut_closes_connections(echo_server: int) -> None:
     """cut() ends open connections; with refuse, new ones are closed at once."""
     with TcpProxy("127.0.0.1", echo_server) as proxy:
@@ -95,6 +97,7 @@ def test_delay_holds_traffic(echo_server: int) -> None:
         assert time.monotonic() - started >= 0.5
 
 
+@pytest.mark.scenario("faults_survived")
 def test_cut_after_marker_passes_it_on_and_drops_the_reply(echo_server: int) -> None:
     """The marked chunk reaches the server; its reply never reaches the client."""
     with TcpProxy("127.0.0.1", echo_server) as proxy, _client(proxy.port) as client:

@@ -78,12 +78,25 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _from_state(state: str, message: str, original: BaseException | None) -> MpDbError:
+    kind = _EXACT.get(state) or _CLASSES.get(state[:2])
+    if kind is ConstraintViolationError:
+        return ConstraintViolationError(message, sqlstate=state, constraint=_constraint(original))
+    if kind is not None:
+        return kind(message, sqlstate=state)
+    return MpDbError(message, sqlstate=state)
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    return type(error).__module__.split(".")[0] in {"psycopg", "asyncpg"}
+
+
 def classify_error(error: BaseException) -> MpDbError | None:
     """The mp-db error for ``error``, or ``None`` when it is not a database error.
 
     The decision uses, in order: SQLAlchemy's pool timeout, ``connection_invalidated`` (a dead
-    connection, whatever the driver called it), the SQLSTATE, and finally connection-level
-    OS errors (refused, reset, timed out while connecting).
+    connection, whatever the driver called it), the SQLSTATE (also of errors the drivers raise
+    directly, as binary COPY does), and finally timeouts and OS errors.
     """
     if isinstance(error, MpDbError):
         return error
@@ -96,18 +109,24 @@ def classify_error(error: BaseException) -> MpDbError | None:
         if error.connection_invalidated and state not in _EXACT:
             return ConnectionLostError(f"connection lost: {message}", sqlstate=state)
         if state is not None:
-            kind = _EXACT.get(state) or _CLASSES.get(state[:2])
-            if kind is ConstraintViolationError:
-                return ConstraintViolationError(
-                    message, sqlstate=state, constraint=_constraint(original)
-                )
-            if kind is not None:
-                return kind(message, sqlstate=state)
-            return MpDbError(message, sqlstate=state)
+            return _from_state(state, message, original)
         if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
             return ServerUnavailableError(f"database unreachable: {message}")
         return MpDbError(message)
-    if isinstance(error, ConnectionRefusedError | ConnectionResetError | TimeoutError | OSError):
+    if _is_driver_error(error):
+        # Raised by the driver directly (binary COPY runs below SQLAlchemy).
+        message = _first_line(error)
+        state = _sqlstate(error)
+        if state is not None:
+            return _from_state(state, message, error)
+        return ConnectionLostError(f"connection lost: {message}")
+    if isinstance(error, TimeoutError):
+        # asyncpg's command_timeout: no answer within the client-side deadline, so the
+        # connection is presumed lost (half-open), as the psycopg watchdog concludes too.
+        return ConnectionLostError(
+            "no answer from the server within the client-side deadline (connection presumed lost)"
+        )
+    if isinstance(error, OSError):
         return ServerUnavailableError(f"database unreachable: {error}")
     if isinstance(error, sa_exc.SQLAlchemyError):
         return MpDbError(_first_line(error))
@@ -121,7 +140,7 @@ def translate_errors() -> Iterator[None]:
         yield
     except MpDbError:
         raise
-    except (sa_exc.SQLAlchemyError, OSError) as error:
+    except Exception as error:
         classified = classify_error(error)
         if classified is None:
             raise

@@ -1,13 +1,15 @@
 """Idempotent ingest, sync and async: validate, check series, lock, COPY, merge, report.
 
-The two twins run the same statements in the same order; only the COPY call differs
-(psycopg's ``cursor.copy`` in binary, asyncpg's ``copy_records_to_table``).
+The logic is written once, as a generator (:func:`_steps`) that yields each statement or COPY
+and receives its result; two small drivers run it on a psycopg or an asyncpg connection (they
+differ only in how COPY is done: ``cursor.copy`` in binary, ``copy_records_to_table``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -131,10 +133,11 @@ def _bounds(chunk: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
 
 
 def _versions_in_batch(
-    fact: FactTable, chunk: Sequence[tuple[Any, ...]]
+    fact: FactTable, chunk: Sequence[tuple[Any, ...]], *, keep_republications: bool = False
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     """For a chunk with no stored history: keep each observation's first version and every
-    version that differs from the one before it, numbering revisions.
+    version that differs from the one before it (all versions with ``keep_republications``),
+    numbering revisions by value changes.
 
     Returns the rows to store (staged columns plus revision), how many were unchanged
     re-publications, and how many stored rows are revisions.
@@ -154,6 +157,8 @@ def _versions_in_batch(
             kept.append((*record, 0))
         elif current == previous_values:
             unchanged += 1
+            if keep_republications:
+                kept.append((*record, revision))
         else:
             revision += 1
             revisions += 1
@@ -216,79 +221,121 @@ def _setup_statements(sql: IngestSql, series_ids: set[int]) -> list[tuple[str, d
     return statements
 
 
-# -- sync ----------------------------------------------------------------------------------------
+# -- the steps, written once ----------------------------------------------------------------------
 
 
-def _copy_sync(
-    connection: Connection,
-    fact: FactTable,
-    statement: str,
-    chunk: Sequence[tuple[Any, ...]],
-    *,
-    with_revision: bool = False,
-) -> None:
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    types = [fact.column_type(column) for column in fact.staged]
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types([*types, "int2"] if with_revision else types)
-        for record in chunk:
-            copy.write_row(record)
+@dataclass(frozen=True)
+class _Execute:
+    """Run a statement; the driver sends back rows, a scalar, or a rowcount (``want``)."""
+
+    sql: str
+    parameters: dict[str, Any]
+    want: str = "none"
 
 
-def _ingest_on(
-    connection: Connection,
+@dataclass(frozen=True)
+class _Copy:
+    """Binary COPY of ``rows`` into ``schema.table`` (the staging table or the hypertable)."""
+
+    table: str
+    schema: str
+    statement: str
+    rows: Sequence[tuple[Any, ...]]
+    with_revision: bool
+
+
+_Step = Generator[_Execute | _Copy, Any, IngestReport]
+
+
+def _steps(
     *,
     fact: FactTable,
     batch: ValidatedBatch,
     received: int,
     chunk_rows: int,
     progress: ProgressCallback | None,
-) -> IngestReport:
+    keep_republications: bool,
+) -> _Step:
+    """Every statement of one ingest, in order; each driver runs them on its connection."""
     sql = ingest_sql(fact)
     tally = _Tally(fact, received, batch)
     if not batch.records:
         return tally.report(0)
-    kinds = {
-        int(row[0]): str(row[1])
-        for row in connection.execute(
-            text(sql.series_kinds), {"series_ids": sorted(batch.series_ids)}
+    rows = yield _Execute(sql.series_kinds, {"series_ids": sorted(batch.series_ids)}, "rows")
+    kinds = {int(row[0]): str(row[1]) for row in rows}
+    instruments: set[int] = set()
+    if batch.instrument_ids:
+        rows = yield _Execute(
+            sql.known_instruments, {"instrument_ids": sorted(batch.instrument_ids)}, "rows"
         )
-    }
-    instruments = (
-        {
-            int(row[0])
-            for row in connection.execute(
-                text(sql.known_instruments), {"instrument_ids": sorted(batch.instrument_ids)}
-            )
-        }
-        if batch.instrument_ids
-        else set()
-    )
+        instruments = {int(row[0]) for row in rows}
     problems = _reference_problems(fact, batch, kinds, instruments)
     if problems:
         raise IngestValidationError(fact.name, problems)
     for statement, parameters in _setup_statements(sql, batch.series_ids):
-        connection.execute(text(statement), parameters)
+        yield _Execute(statement, parameters)
     chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
     done = 0
     for number, chunk in enumerate(chunks, start=1):
-        bounds = _bounds(chunk)
-        if connection.execute(text(sql.stored_in_range), bounds).scalar():
-            connection.execute(text(sql.truncate_staging))
-            _copy_sync(connection, fact, sql.copy, chunk)
-            already = connection.execute(text(sql.drop_already_stored), bounds).rowcount
+        bounds = {**_bounds(chunk), "keep_republications": keep_republications}
+        if (yield _Execute(sql.stored_in_range, bounds, "scalar")):
+            yield _Execute(sql.truncate_staging, {})
+            yield _Copy(sql.staging, "pg_temp", sql.copy, chunk, with_revision=False)
+            already = int((yield _Execute(sql.drop_already_stored, bounds, "rowcount")))
             tally.add((0, 0, 0, already, 0))
             if already < len(chunk):
-                tally.add(connection.execute(text(sql.merge), bounds).one())
+                tally.add((yield _Execute(sql.merge, bounds, "one")))
         else:
-            kept, unchanged, revisions = _versions_in_batch(fact, chunk)
-            _copy_sync(connection, fact, sql.copy_target, kept, with_revision=True)
+            kept, unchanged, revisions = _versions_in_batch(
+                fact, chunk, keep_republications=keep_republications
+            )
+            yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
             tally.add((len(kept), revisions, unchanged, 0, 0))
         done += len(chunk)
         if progress is not None:
             progress(tally.progress(done, number, len(chunks)))
     return tally.report(len(chunks))
+
+
+# -- sync driver ---------------------------------------------------------------------------------
+
+
+def _copy_sync(connection: Connection, fact: FactTable, step: _Copy) -> None:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    types = [fact.column_type(column) for column in fact.staged]
+    with raw.cursor() as cursor, cursor.copy(step.statement) as copy:
+        copy.set_types([*types, "int2"] if step.with_revision else types)
+        for record in step.rows:
+            copy.write_row(record)
+
+
+def _run_sync(connection: Connection, fact: FactTable, steps: _Step) -> IngestReport:
+    answer: Any = None
+    try:
+        while True:
+            step = steps.send(answer)
+            if isinstance(step, _Copy):
+                _copy_sync(connection, fact, step)
+                answer = None
+                continue
+            result = connection.execute(text(step.sql), step.parameters)
+            answer = _answer(result, step.want)
+    except StopIteration as finished:
+        report: IngestReport = finished.value
+        return report
+
+
+def _answer(result: Any, want: str) -> Any:
+    if want == "rows":
+        return result.all()
+    if want == "scalar":
+        return result.scalar()
+    if want == "rowcount":
+        return result.rowcount
+    if want == "one":
+        return result.one()
+    return None
 
 
 def ingest(
@@ -300,6 +347,7 @@ def ingest(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     max_rows: int = DEFAULT_MAX_ROWS,
     progress: ProgressCallback | None = None,
+    keep_republications: bool = False,
 ) -> IngestReport:
     """Store a batch of observations idempotently; return what happened.
 
@@ -316,6 +364,12 @@ def ingest(
         chunk_rows: rows per COPY chunk.
         max_rows: refuse batches larger than this (``batch_too_large``).
         progress: called after each chunk with an :class:`IngestProgress`.
+        keep_republications: also store versions that restate the value before them.
+            Off (the ALFRED rule), an unchanged re-publication stores nothing, which is exact
+            as long as each observation's versions arrive in knowledge-time order or each
+            batch carries every change over its knowledge-time span. A partial backfill that
+            lands before a re-publication mp did not store would then be read in its place;
+            sources that deliver such partial, out-of-order histories should turn this on.
 
     Raises:
         IngestValidationError: the batch was refused; nothing was written.
@@ -328,83 +382,45 @@ def ingest(
         "received": received,
         "chunk_rows": chunk_rows,
         "progress": progress,
+        "keep_republications": keep_republications,
     }
     with translate_errors():
         if isinstance(target, Engine):
             with target.begin() as connection:
-                return _ingest_on(connection, **work)
+                return _run_sync(connection, fact, _steps(**work))
         if target.in_transaction():
-            return _ingest_on(target, **work)
+            return _run_sync(target, fact, _steps(**work))
         with target.begin():
-            return _ingest_on(target, **work)
+            return _run_sync(target, fact, _steps(**work))
 
 
-# -- async ---------------------------------------------------------------------------------------
+# -- async driver --------------------------------------------------------------------------------
 
 
-async def _copy_async(
-    connection: AsyncConnection,
-    fact: FactTable,
-    table: str,
-    schema: str,
-    chunk: Sequence[tuple[Any, ...]],
-    *,
-    with_revision: bool = False,
-) -> None:
+async def _copy_async(connection: AsyncConnection, fact: FactTable, step: _Copy) -> None:
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    columns = [*fact.staged, "revision"] if with_revision else list(fact.staged)
-    await driver.copy_records_to_table(table, records=chunk, columns=columns, schema_name=schema)
-
-
-async def _ingest_on_async(
-    connection: AsyncConnection,
-    *,
-    fact: FactTable,
-    batch: ValidatedBatch,
-    received: int,
-    chunk_rows: int,
-    progress: ProgressCallback | None,
-) -> IngestReport:
-    sql = ingest_sql(fact)
-    tally = _Tally(fact, received, batch)
-    if not batch.records:
-        return tally.report(0)
-    result = await connection.execute(
-        text(sql.series_kinds), {"series_ids": sorted(batch.series_ids)}
+    columns = [*fact.staged, "revision"] if step.with_revision else list(fact.staged)
+    await driver.copy_records_to_table(
+        step.table, records=step.rows, columns=columns, schema_name=step.schema
     )
-    kinds = {int(row[0]): str(row[1]) for row in result}
-    instruments: set[int] = set()
-    if batch.instrument_ids:
-        found = await connection.execute(
-            text(sql.known_instruments), {"instrument_ids": sorted(batch.instrument_ids)}
-        )
-        instruments = {int(row[0]) for row in found}
-    problems = _reference_problems(fact, batch, kinds, instruments)
-    if problems:
-        raise IngestValidationError(fact.name, problems)
-    for statement, parameters in _setup_statements(sql, batch.series_ids):
-        await connection.execute(text(statement), parameters)
-    chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
-    done = 0
-    for number, chunk in enumerate(chunks, start=1):
-        bounds = _bounds(chunk)
-        if (await connection.execute(text(sql.stored_in_range), bounds)).scalar():
-            await connection.execute(text(sql.truncate_staging))
-            await _copy_async(connection, fact, sql.staging, "pg_temp", chunk)
-            result = await connection.execute(text(sql.drop_already_stored), bounds)
-            tally.add((0, 0, 0, result.rowcount, 0))
-            if result.rowcount < len(chunk):
-                tally.add((await connection.execute(text(sql.merge), bounds)).one())
-        else:
-            kept, unchanged, revisions = _versions_in_batch(fact, chunk)
-            await _copy_async(connection, fact, fact.name, "mp", kept, with_revision=True)
-            tally.add((len(kept), revisions, unchanged, 0, 0))
-        done += len(chunk)
-        if progress is not None:
-            progress(tally.progress(done, number, len(chunks)))
-    return tally.report(len(chunks))
+
+
+async def _run_async(connection: AsyncConnection, fact: FactTable, steps: _Step) -> IngestReport:
+    answer: Any = None
+    try:
+        while True:
+            step = steps.send(answer)
+            if isinstance(step, _Copy):
+                await _copy_async(connection, fact, step)
+                answer = None
+                continue
+            result = await connection.execute(text(step.sql), step.parameters)
+            answer = _answer(result, step.want)
+    except StopIteration as finished:
+        report: IngestReport = finished.value
+        return report
 
 
 async def ingest_async(
@@ -416,6 +432,7 @@ async def ingest_async(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     max_rows: int = DEFAULT_MAX_ROWS,
     progress: ProgressCallback | None = None,
+    keep_republications: bool = False,
 ) -> IngestReport:
     """The async twin of :func:`ingest` (asyncpg); same arguments, same guarantees."""
     fact, batch, received = _prepare(table, rows, default_source, max_rows)
@@ -425,12 +442,13 @@ async def ingest_async(
         "received": received,
         "chunk_rows": chunk_rows,
         "progress": progress,
+        "keep_republications": keep_republications,
     }
     with translate_errors():
         if isinstance(target, AsyncEngine):
             async with target.begin() as connection:
-                return await _ingest_on_async(connection, **work)
+                return await _run_async(connection, fact, _steps(**work))
         if target.in_transaction():
-            return await _ingest_on_async(target, **work)
+            return await _run_async(target, fact, _steps(**work))
         async with target.begin():
-            return await _ingest_on_async(target, **work)
+            return await _run_async(target, fact, _steps(**work))

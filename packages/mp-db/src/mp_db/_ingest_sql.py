@@ -149,11 +149,14 @@ judged AS (
                 CASE WHEN {same} THEN 'already_stored' ELSE 'conflict' END
             WHEN c.previous_knowledge IS NOT NULL AND {same} THEN 'unchanged'
             ELSE 'new'
-        END AS verdict
+        END AS verdict,
+        (c.previous_knowledge IS NULL OR NOT {same}) AS changed
     FROM compared c
 ),
 numbered AS (
-    SELECT j.*, count(*) FILTER (WHERE j.verdict IN ('stored', 'new')) OVER (
+    -- A revision number counts the value changes before a version (a stored
+    -- re-publication keeps the number of the version it restates).
+    SELECT j.*, count(*) FILTER (WHERE j.changed AND j.verdict IN ('stored', 'new')) OVER (
         PARTITION BY {observation} ORDER BY knowledge_time, staged
         ROWS UNBOUNDED PRECEDING) - 1 AS new_revision
     FROM judged j
@@ -161,12 +164,13 @@ numbered AS (
 inserted AS (
     INSERT INTO {fact.qualified} ({key}, {values}, knowledge_time_source, revision, ingested_at)
     SELECT {key}, {values}, knowledge_time_source, LEAST(new_revision, 32767)::smallint, now()
-    FROM numbered WHERE verdict = 'new'
+    FROM numbered
+    WHERE verdict = 'new' OR (verdict = 'unchanged' AND CAST(:keep_republications AS boolean))
     ON CONFLICT DO NOTHING
     RETURNING revision
 )
 SELECT (SELECT count(*) FROM inserted),
-       (SELECT count(*) FROM inserted WHERE revision > 0),
+       count(*) FILTER (WHERE verdict = 'new' AND new_revision > 0),
        count(*) FILTER (WHERE verdict = 'unchanged'),
        count(*) FILTER (WHERE verdict = 'already_stored'),
        count(*) FILTER (WHERE verdict = 'conflict')

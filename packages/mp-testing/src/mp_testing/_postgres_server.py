@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,9 +98,16 @@ class PostgresServer:
             )
 
     def drop_database(self, name: str) -> None:
-        """DROP DATABASE ``name`` if it exists, ending any session still connected to it."""
-        from psycopg import sql
+        """DROP DATABASE ``name`` if it exists, ending any session still connected to it.
 
+        TimescaleDB's background scheduler may be connected to a test database as a superuser,
+        which ``WITH (FORCE)`` cannot end for a role that is not one. Connections are closed to
+        new sessions first; TimescaleDB stops its scheduler when the drop is attempted, so a
+        refused drop is retried for a few seconds.
+        """
+        from psycopg import errors, sql
+
+        identifier = sql.Identifier(name)
         with self.connect() as connection:
             exists = connection.execute(
                 "SELECT datistemplate FROM pg_database WHERE datname = %s", (name,)
@@ -108,11 +116,21 @@ class PostgresServer:
                 return
             if exists[0]:
                 connection.execute(
-                    sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name))
+                    sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(identifier)
                 )
             connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(identifier)
             )
+            for attempt in range(50):
+                try:
+                    connection.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(identifier)
+                    )
+                    return
+                except (errors.InsufficientPrivilege, errors.ObjectInUse):
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
 
     def close(self) -> None:
         """Stop whatever this server object started."""
