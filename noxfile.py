@@ -162,6 +162,8 @@ def typecheck(session: nox.Session) -> None:
         session.run(
             "mypy", "--config-file", config, str(folder / "src" / module), str(folder / "tests")
         )
+        if (folder / "bench").is_dir():
+            session.run("mypy", "--config-file", config, str(folder / "bench"))
     session.run("mypy", "--config-file", config, str(ROOT / "noxfile.py"))
     session.run(
         "mypy",
@@ -355,3 +357,20 @@ def docs(session: nox.Session) -> None:
         str(ROOT / "site"),
         env={"NO_MKDOCS_2_WARNING": "1"},  # material's banner about its successor, not ours
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """mp's benchmarks, each against the limit and against what users write by hand, side by
+    side in one run: mp-db (ingest, as-of reads, growth) and mp-cache (cached reads vs raw
+    MGET, rate limiter). Results (JSON, Markdown, the growth plot) go to docs/performance/.
+    ``nox -s bench -- --quick`` runs small sizes. A benchmark never fails because of speed."""
+    _install_workspace(session)
+    session.install("matplotlib>=3.8", "hiredis>=2.3")
+    out = ROOT / "docs" / "performance"
+    out.mkdir(parents=True, exist_ok=True)
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.chdir(PACKAGES_DIR / "mp-db" / "bench")
+    session.run("python", "bench_db.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
+    session.chdir(PACKAGES_DIR / "mp-cache" / "bench")
+    session.run("python", "bench_cache.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})

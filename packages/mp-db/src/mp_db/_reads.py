@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
 from mp_db._errors import translate_errors
-from mp_db._read_sql import read_sql
+from mp_db._read_sql import ReadSql, read_sql
 from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db.exceptions import BadInputError
@@ -63,6 +63,15 @@ def _ids(series_ids: int | Iterable[int]) -> list[int]:
     if not ids:
         raise BadInputError("at least one series_id is needed")
     return ids
+
+
+def _series(fact: FactTable, series_ids: int | Iterable[int]) -> tuple[ReadSql, dict[str, Any]]:
+    """The statements for these series and their series parameter (one series binds a scalar,
+    which gives the planner an index-ordered plan; see :mod:`mp_db._read_sql`)."""
+    ids = _ids(series_ids)
+    if len(ids) == 1:
+        return read_sql(fact, one_series=True), {"series_id": ids[0]}
+    return read_sql(fact), {"series_ids": ids}
 
 
 def _rows(
@@ -136,9 +145,8 @@ class _Queries:
         ingested_before: datetime | None,
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        statements = read_sql(fact)
-        parameters = {
-            "series_ids": _ids(series_ids),
+        statements, parameters = _series(fact, series_ids)
+        parameters |= {
             "as_of": _aware("as_of", as_of, END_OF_TIME),
             "start": _aware("start", start, BEGINNING),
             "end": _aware("end", end, END_OF_TIME),
@@ -176,13 +184,13 @@ class _Queries:
         as_of: datetime | None,
     ) -> Query[Any]:
         fact = resolve_table(table)
-        parameters = {
-            "series_ids": _ids(series_ids),
+        statements, parameters = _series(fact, series_ids)
+        parameters |= {
             "start": _aware("start", start, BEGINNING),
             "end": _aware("end", end, END_OF_TIME),
             "as_of": _aware("as_of", as_of, END_OF_TIME),
         }
-        sql = getattr(read_sql(fact), shape)
+        sql = getattr(statements, shape)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
         convert = _intervals(fact) if shape == "intervals" else _rows(fact)
         return Query(sql, parameters, convert)
@@ -203,11 +211,9 @@ class _Queries:
         table: TableRef, series_ids: int | Iterable[int], until: datetime
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        return Query(
-            read_sql(fact).stream,
-            {"series_ids": _ids(series_ids), "as_of": _aware("until", until, END_OF_TIME)},
-            _rows(fact),
-        )
+        statements, parameters = _series(fact, series_ids)
+        parameters["as_of"] = _aware("until", until, END_OF_TIME)
+        return Query(statements.stream, parameters, _rows(fact))
 
     @staticmethod
     def cross_section(table: TableRef, obs_time: datetime, as_of: datetime) -> Query[list[FactRow]]:
