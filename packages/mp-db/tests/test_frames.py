@@ -23,9 +23,19 @@ def test_dataframe_round_trip(engine: Engine, make_series: SeriesMaker, reader: 
     )
     report = ingest(engine, "macro", frame)
     assert report.inserted == 2
-    out = to_frame(reader.as_of(MacroObservationRow, series, as_of=utc(2025, 1)))
+    rows = reader.as_of(MacroObservationRow, series, as_of=utc(2025, 1))
+    out = to_frame(rows)
     assert list(out["value"]) == [312.2, 313.0]
     assert str(out["obs_time"].dt.tz) == "UTC"
+    # One column per field in field order, one record per row with the row's own values.
+    assert list(out.columns) == list(rows[0].as_dict())
+    assert [
+        {
+            name: value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+            for name, value in record.items()
+        }
+        for record in out.to_dict("records")
+    ] == [row.as_dict() for row in rows]
 
 
 def test_dataframe_with_naive_times_is_refused(engine: Engine, make_series: SeriesMaker) -> None:
