@@ -26,6 +26,17 @@ def days(count: float) -> timedelta:
     return timedelta(days=count)
 
 
+def macro(series_id: int, obs: Any, known: Any, value: Any, **extra: Any) -> dict[str, Any]:
+    """A macro_observations row."""
+    return {
+        "series_id": series_id,
+        "obs_time": obs,
+        "knowledge_time": known,
+        "value": value,
+        **extra,
+    }
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one coroutine to completion (each test gets a fresh event loop)."""
     return asyncio.run(coroutine)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import run, utc
+from conftest import macro, run, utc
 from sqlalchemy import text
 
 from mp_config import PostgresSettings
@@ -111,14 +111,7 @@ def test_replica_sees_ingested_rows(mp_throwaway_postgres: ThrowawayPostgres) ->
     with Database(settings) as db:
         db.ingest(
             "macro",
-            [
-                {
-                    "series_id": series,
-                    "obs_time": utc(2024, 3),
-                    "knowledge_time": utc(2024, 4),
-                    "value": 1.0,
-                }
-            ],
+            [macro(series, utc(2024, 3), utc(2024, 4), 1.0)],
         )
         for _ in range(100):
             if db.reader.latest(MacroObservationRow, series, as_of=utc(2025, 1)):

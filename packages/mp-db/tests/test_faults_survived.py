@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import days, run, utc
+from conftest import days, macro, run, utc
 from psycopg import sql
 from sqlalchemy import Engine, text
 
@@ -66,15 +66,7 @@ def _series(engine: Engine, count: int = 1) -> list[int]:
 
 def _rows(series_id: int, count: int) -> list[dict[str, Any]]:
     base = utc(2000, 1, 1)
-    return [
-        {
-            "series_id": series_id,
-            "obs_time": base + days(n),
-            "knowledge_time": base + days(n + 1),
-            "value": float(n),
-        }
-        for n in range(count)
-    ]
+    return [macro(series_id, base + days(n), base + days(n + 1), float(n)) for n in range(count)]
 
 
 def _stored(engine: Engine) -> tuple[int, int]:
@@ -349,12 +341,7 @@ def test_storage_full(
             )
             admin.execute("SELECT attach_tablespace('mp_small', 'mp.macro_observations')")
         late = [
-            {
-                "series_id": series,
-                "obs_time": utc(2040, 1, 1) + days(n),
-                "knowledge_time": utc(2040, 1, 2) + days(n),
-                "value": float(n),
-            }
+            macro(series, utc(2040, 1, 1) + days(n), utc(2040, 1, 2) + days(n), float(n))
             for n in range(150_000)
         ]
         with pytest.raises(StorageFullError):

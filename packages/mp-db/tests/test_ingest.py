@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, count_rows, days, run, utc
+from conftest import SeriesMaker, count_rows, days, macro, run, utc
 from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
@@ -20,17 +20,6 @@ from mp_db import (
     ingest,
     ingest_async,
 )
-
-
-def macro(series_id: int, obs: Any, known: Any, value: Any, **extra: Any) -> dict[str, Any]:
-    """A macro_observations row."""
-    return {
-        "series_id": series_id,
-        "obs_time": obs,
-        "knowledge_time": known,
-        "value": value,
-        **extra,
-    }
 
 
 def history(series_id: int, vintages: list[list[float]], start: int = 2020) -> list[dict[str, Any]]:

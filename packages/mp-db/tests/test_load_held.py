@@ -9,7 +9,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, count_rows, days, run, utc
+from conftest import SeriesMaker, count_rows, days, macro, run, utc
 from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
@@ -31,12 +31,12 @@ def _rows(
 ) -> list[dict[str, Any]]:
     base = utc(1990, 1, 1)
     return [
-        {
-            "series_id": series_id,
-            "obs_time": base + days(start_day + n),
-            "knowledge_time": base + days(start_day + n + 1 + vintage),
-            "value": float(n + vintage),
-        }
+        macro(
+            series_id,
+            base + days(start_day + n),
+            base + days(start_day + n + 1 + vintage),
+            float(n + vintage),
+        )
         for n in range(count)
     ]
 

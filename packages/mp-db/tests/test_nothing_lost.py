@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, days, utc
+from conftest import SeriesMaker, days, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_db import (
@@ -50,12 +50,7 @@ class Ledger:
 def _batch(series_id: int, number: int) -> list[dict[str, Any]]:
     base = utc(1980, 1, 1) + days(number * BATCH_ROWS)
     return [
-        {
-            "series_id": series_id,
-            "obs_time": base + days(n),
-            "knowledge_time": base + days(n + 1),
-            "value": float(number * 1000 + n),
-        }
+        macro(series_id, base + days(n), base + days(n + 1), float(number * 1000 + n))
         for n in range(BATCH_ROWS)
     ]
 
@@ -232,12 +227,7 @@ def test_a_revision_never_changes_an_earlier_as_of(
         engine,
         "macro",
         [
-            {
-                "series_id": series,
-                "obs_time": utc(2024, month),
-                "knowledge_time": utc(2024, month) + days(40),
-                "value": float(month),
-            }
+            macro(series, utc(2024, month), utc(2024, month) + days(40), float(month))
             for month in range(1, 7)
         ],
     )
@@ -248,12 +238,12 @@ def test_a_revision_never_changes_an_earlier_as_of(
             engine,
             "macro",
             [
-                {
-                    "series_id": series,
-                    "obs_time": utc(2024, month),
-                    "knowledge_time": utc(2024, 8, 1) + days(vintage * 10),
-                    "value": month + vintage / 10,
-                }
+                macro(
+                    series,
+                    utc(2024, month),
+                    utc(2024, 8, 1) + days(vintage * 10),
+                    month + vintage / 10,
+                )
                 for month in range(1, 7)
             ],
         )

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, days, utc
+from conftest import SeriesMaker, days, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_db import ingest
@@ -38,14 +38,7 @@ def loaded(engine: Engine, make_series: SeriesMaker) -> list[int]:
         for day in range(YEARS * 365):
             obs = utc(2018, 1, 1) + days(day)
             for number, lag in enumerate(VINTAGES):
-                rows.append(
-                    {
-                        "series_id": series,
-                        "obs_time": obs,
-                        "knowledge_time": obs + days(lag),
-                        "value": day + number / 2,
-                    }
-                )
+                rows.append(macro(series, obs, obs + days(lag), day + number / 2))
     ingest(engine, "macro", rows)
     with engine.connect() as connection:
         connection.execute(text("ANALYZE mp.macro_observations"))
@@ -59,11 +52,15 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def _analyze(engine: Engine, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+def _analyze(
+    engine: Engine, sql: str, parameters: dict[str, Any], *, analyze: bool = True, **gucs: str
+) -> list[dict[str, Any]]:
+    """Every node of the statement's plan; ``gucs`` are planner settings for this one plan."""
+    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
     with engine.connect() as connection:
-        raw = connection.execute(
-            text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"), parameters
-        ).scalar_one()
+        for name, value in gucs.items():
+            connection.execute(text(f"SET LOCAL {name} = {value}"))
+        raw = connection.execute(text(f"EXPLAIN ({options}) {sql}"), parameters).scalar_one()
     document = raw if isinstance(raw, list) else json.loads(raw)
     return list(_nodes(document[0]["Plan"]))
 
@@ -135,14 +132,14 @@ def test_one_series_range_reads_take_their_order_from_the_index(
     no Sort: the statement asks for exactly the primary key's order, forwards or backwards.
     (Left free, the planner may sort short ranges instead; that measured no slower.)"""
     sql = getattr(read_sql(resolve_table("macro_observations"), one_series=True), shape)
-    with engine.connect() as connection:
-        connection.execute(text("SET LOCAL enable_bitmapscan = off"))
-        raw = connection.execute(
-            text(f"EXPLAIN (FORMAT JSON) {sql}"),
-            _range_parameters(loaded[:1], utc(2019), utc(2024)),
-        ).scalar_one()
-    document = raw if isinstance(raw, list) else json.loads(raw)
-    kinds = {node["Node Type"] for node in _nodes(document[0]["Plan"])}
+    nodes = _analyze(
+        engine,
+        sql,
+        _range_parameters(loaded[:1], utc(2019), utc(2024)),
+        analyze=False,
+        enable_bitmapscan="off",
+    )
+    kinds = {node["Node Type"] for node in nodes}
     assert kinds & {"Index Scan", "Index Only Scan"}
     assert not kinds & {"Sort", "Incremental Sort", "Seq Scan"}, sorted(kinds)
 
