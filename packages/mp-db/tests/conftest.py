@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
-from mp_db import Reader, create_sync_engine
+from mp_db import (
+    AsyncReader,
+    Reader,
+    create_async_db_engine,
+    create_sync_engine,
+    ingest,
+    ingest_async,
+)
 
 T = TypeVar("T")
 
@@ -98,3 +105,46 @@ def count_rows(engine: Engine, table: str) -> int:
     """Rows stored in ``mp.<table>``."""
     with engine.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM mp.{table}")).scalar_one())  # noqa: S608 - test helper, fixed names
+
+
+class Driver:
+    """Ingest and read through one driver (psycopg or asyncpg) with the same calls, so a test
+    parametrized on ``driver`` checks both paths give the same answers."""
+
+    def __init__(self, name: str, settings: PostgresSettings, engine: Engine) -> None:
+        self.name, self.settings, self.engine = name, settings, engine
+
+    def ingest(self, table: Any, rows: Any, **options: Any) -> Any:
+        if self.name == "sync":
+            return ingest(self.engine, table, rows, **options)
+
+        async def write() -> Any:
+            async_engine = create_async_db_engine(self.settings)
+            try:
+                return await ingest_async(async_engine, table, rows, **options)
+            finally:
+                await async_engine.dispose()
+
+        return run(write())
+
+    def read(self, method: str, *args: Any, **options: Any) -> Any:
+        """``Reader.<method>(*args, **options)`` or its awaited ``AsyncReader`` twin."""
+        if self.name == "sync":
+            return getattr(Reader(self.engine), method)(*args, **options)
+
+        async def read() -> Any:
+            async_engine = create_async_db_engine(self.settings)
+            try:
+                return await getattr(AsyncReader(async_engine), method)(*args, **options)
+            finally:
+                await async_engine.dispose()
+
+        return run(read())
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(
+    request: pytest.FixtureRequest, mp_pg_settings: PostgresSettings, engine: Engine
+) -> Driver:
+    """The psycopg path, then the asyncpg path."""
+    return Driver(str(request.param), mp_pg_settings, engine)

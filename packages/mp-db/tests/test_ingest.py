@@ -380,7 +380,12 @@ def test_republications_are_kept_on_request(
         [macro(series, obs, first, 1.0), macro(series, obs, restated, 1.0)],
         keep_republications=True,
     )
-    assert (report.inserted, report.unchanged, report.revisions) == (2, 1, 0)
+    assert (report.inserted, report.republications, report.unchanged, report.revisions) == (
+        2,
+        1,
+        0,
+        0,
+    )
     ingest(engine, "macro", [macro(series, obs, utc(2024, 5, 15), 2.0)], keep_republications=True)
     known = [row.value for row in reader.as_of(MacroObservationRow, series, as_of=utc(2024, 7))]
     assert known == [1.0]

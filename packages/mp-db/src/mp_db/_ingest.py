@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -132,15 +132,25 @@ def _bounds(chunk: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     }
 
 
+class _Counts(NamedTuple):
+    """How the rows of one chunk were judged (the merge statement returns the same columns)."""
+
+    inserted: int = 0
+    revisions: int = 0
+    unchanged: int = 0
+    already_stored: int = 0
+    conflicts: int = 0
+
+
 def _versions_in_batch(
     fact: FactTable, chunk: Sequence[tuple[Any, ...]], *, keep_republications: bool = False
-) -> tuple[list[tuple[Any, ...]], int, int]:
+) -> tuple[list[tuple[Any, ...]], _Counts]:
     """For a chunk with no stored history: keep each observation's first version and every
     version that differs from the one before it (all versions with ``keep_republications``),
     numbering revisions by value changes.
 
-    Returns the rows to store (staged columns plus revision), how many were unchanged
-    re-publications, and how many stored rows are revisions.
+    Returns the rows to store (staged columns plus revision) and the counts, ``unchanged``
+    holding every restatement (stored or not, as the merge statement counts them).
     """
     width = len(fact.observation)
     values = slice(len(fact.key), len(fact.key) + len(fact.values))
@@ -164,22 +174,29 @@ def _versions_in_batch(
             revisions += 1
             previous_values = current
             kept.append((*record, revision))
-    return kept, unchanged, revisions
+    return kept, _Counts(len(kept), revisions, unchanged)
 
 
 class _Tally:
-    """Adds up the merge statement's counts over chunks into the report."""
+    """Adds up the chunks' counts into the report."""
 
-    def __init__(self, fact: FactTable, received: int, batch: ValidatedBatch) -> None:
+    def __init__(
+        self,
+        fact: FactTable,
+        received: int,
+        batch: ValidatedBatch,
+        started: float,
+        keep_republications: bool,
+    ) -> None:
         self.fact, self.received, self.batch = fact, received, batch
-        self.counts = [0, 0, 0, 0, 0]
-        self.started = time.perf_counter()
+        self.started, self.keep_republications = started, keep_republications
+        self.counts = _Counts()
 
-    def add(self, row: Sequence[Any] | None) -> None:
-        if row is not None:
-            self.counts = [
-                total + int(value) for total, value in zip(self.counts, row, strict=True)
-            ]
+    def add(self, counts: Sequence[Any] | None) -> None:
+        if counts is not None:
+            self.counts = _Counts(
+                *(total + int(value) for total, value in zip(self.counts, counts, strict=True))
+            )
 
     def progress(self, done: int, chunk: int, chunks: int) -> IngestProgress:
         return IngestProgress(
@@ -192,15 +209,18 @@ class _Tally:
         )
 
     def report(self, chunks: int) -> IngestReport:
-        inserted, revisions, unchanged, already, conflicts = self.counts
+        counts = self.counts
+        # Restatements are stored with keep_republications, dropped without: never both.
+        kept = counts.unchanged if self.keep_republications else 0
         return IngestReport(
             table=self.fact.name,
             received=self.received,
-            inserted=inserted,
-            revisions=revisions,
-            unchanged=unchanged,
-            already_stored=already,
-            conflicts=conflicts,
+            inserted=counts.inserted,
+            revisions=counts.revisions,
+            republications=kept,
+            unchanged=counts.unchanged - kept,
+            already_stored=counts.already_stored,
+            conflicts=counts.conflicts,
             duplicates_dropped=self.batch.duplicates_dropped,
             chunks=chunks,
             elapsed_seconds=time.perf_counter() - self.started,
@@ -255,10 +275,11 @@ def _steps(
     chunk_rows: int,
     progress: ProgressCallback | None,
     keep_republications: bool,
+    started: float,
 ) -> _Step:
     """Every statement of one ingest, in order; each driver runs them on its connection."""
     sql = ingest_sql(fact)
-    tally = _Tally(fact, received, batch)
+    tally = _Tally(fact, received, batch, started, keep_republications)
     if not batch.records:
         return tally.report(0)
     rows = yield _Execute(sql.series_kinds, {"series_ids": sorted(batch.series_ids)}, "rows")
@@ -282,15 +303,15 @@ def _steps(
             yield _Execute(sql.truncate_staging, {})
             yield _Copy(sql.staging, "pg_temp", sql.copy, chunk, with_revision=False)
             already = int((yield _Execute(sql.drop_already_stored, bounds, "rowcount")))
-            tally.add((0, 0, 0, already, 0))
+            tally.add(_Counts(already_stored=already))
             if already < len(chunk):
                 tally.add((yield _Execute(sql.merge, bounds, "one")))
         else:
-            kept, unchanged, revisions = _versions_in_batch(
+            kept, counts = _versions_in_batch(
                 fact, chunk, keep_republications=keep_republications
             )
             yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
-            tally.add((len(kept), revisions, unchanged, 0, 0))
+            tally.add(counts)
         done += len(chunk)
         if progress is not None:
             progress(tally.progress(done, number, len(chunks)))
@@ -375,8 +396,10 @@ def ingest(
         IngestValidationError: the batch was refused; nothing was written.
         MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
     """
+    started = time.perf_counter()
     fact, batch, received = _prepare(table, rows, default_source, max_rows)
     work: dict[str, Any] = {
+        "started": started,
         "fact": fact,
         "batch": batch,
         "received": received,
@@ -435,8 +458,10 @@ async def ingest_async(
     keep_republications: bool = False,
 ) -> IngestReport:
     """The async twin of :func:`ingest` (asyncpg); same arguments, same guarantees."""
+    started = time.perf_counter()
     fact, batch, received = _prepare(table, rows, default_source, max_rows)
     work: dict[str, Any] = {
+        "started": started,
         "fact": fact,
         "batch": batch,
         "received": received,

@@ -39,23 +39,32 @@ PER_SERIES_LOCK_LIMIT = 1000
 class IngestReport:
     """What one ingest call did.
 
+    Every received row is counted in exactly one of ``inserted``, ``unchanged``,
+    ``already_stored``, ``conflicts`` and ``duplicates_dropped``, so they add up to
+    ``received``.
+
     Attributes:
         table: the fact table.
         received: rows in the batch.
-        inserted: rows stored (new observations and real revisions).
-        revisions: of those, rows that revise an earlier version.
-        unchanged: rows equal to the version before them (nothing new: not stored).
+        inserted: rows stored: first versions, revisions and (with ``keep_republications``)
+            restatements.
+        revisions: of those, rows whose values differ from the version before them.
+        republications: of those, restatements of the version before them (stored only with
+            ``keep_republications``).
+        unchanged: rows equal to the version before them, not stored (the ALFRED rule).
         already_stored: rows identical to a stored row (a re-run).
-        conflicts: rows whose key is stored with different values; the stored row is kept.
+        conflicts: rows whose key is stored with different values; the stored row is kept and
+            the batch row plays no part in the comparison of the others.
         duplicates_dropped: exact copies of another row of the batch.
         chunks: COPY chunks used.
-        elapsed_seconds: wall time of the call.
+        elapsed_seconds: wall time of the whole call, validation included.
     """
 
     table: str
     received: int
     inserted: int
     revisions: int
+    republications: int
     unchanged: int
     already_stored: int
     conflicts: int
@@ -114,8 +123,10 @@ def _merge(fact: FactTable, staging: str) -> str:
     observation = ", ".join(fact.observation)
     key = ", ".join(fact.key)
     values = ", ".join(fact.values)
+    on_observation = " AND ".join(f"t.{column} = k.{column}" for column in fact.observation)
+    on_key = " AND ".join(f"t.{column} = s.{column}" for column in fact.key)
+    staged_values = ", ".join(f"s.{column}" for column in fact.values)
     stored_values = ", ".join(f"t.{column}" for column in fact.values)
-    join = " AND ".join(f"t.{column} = k.{column}" for column in fact.observation)
     lags = ", ".join(f"lag({column}) OVER w AS previous_{column}" for column in fact.values)
     current = ", ".join(f"c.{column}" for column in fact.values)
     previous = ", ".join(f"c.previous_{column}" for column in fact.values)
@@ -127,38 +138,50 @@ WITH staged AS (
 keys AS (
     SELECT DISTINCT {observation} FROM staged
 ),
-history AS (
-    SELECT {", ".join(f"t.{column}" for column in fact.observation)}, t.knowledge_time,
-           {stored_values}, NULL::varchar AS knowledge_time_source, false AS staged
-    FROM {fact.qualified} t JOIN keys k ON {join}
+stored AS (
+    SELECT t.* FROM {fact.qualified} t JOIN keys k ON {on_observation}
     WHERE t.series_id = ANY(CAST(:series_ids AS integer[]))
       AND t.obs_time >= :low AND t.obs_time <= :high
+),
+-- A staged row whose key is stored already is settled before any comparison: identical, or a
+-- conflict (the stored row wins). A conflicting row is never the version before another one.
+classified AS (
+    SELECT s.*,
+        CASE
+            WHEN t.knowledge_time IS NULL THEN 'candidate'
+            WHEN ROW({staged_values}) IS NOT DISTINCT FROM ROW({stored_values})
+                THEN 'already_stored'
+            ELSE 'conflict'
+        END AS settled
+    FROM staged s LEFT JOIN stored t ON {on_key}
+),
+history AS (
+    SELECT {key}, {values}, NULL::varchar AS knowledge_time_source, false AS staged FROM stored
     UNION ALL
-    SELECT {observation}, knowledge_time, {values}, knowledge_time_source, true FROM staged
+    SELECT {key}, {values}, knowledge_time_source, true FROM classified
+    WHERE settled = 'candidate'
 ),
 compared AS (
-    SELECT h.*, lag(knowledge_time) OVER w AS previous_knowledge, {lags}
+    SELECT h.*, lag(knowledge_time) OVER w IS NULL AS first, {lags}
     FROM history h
-    WINDOW w AS (PARTITION BY {observation} ORDER BY knowledge_time, staged)
+    WINDOW w AS (PARTITION BY {observation} ORDER BY knowledge_time)
 ),
 judged AS (
     SELECT c.*,
         CASE
             WHEN NOT c.staged THEN 'stored'
-            WHEN c.previous_knowledge = c.knowledge_time THEN
-                CASE WHEN {same} THEN 'already_stored' ELSE 'conflict' END
-            WHEN c.previous_knowledge IS NOT NULL AND {same} THEN 'unchanged'
-            ELSE 'new'
+            WHEN c.first OR NOT {same} THEN 'new'
+            ELSE 'unchanged'
         END AS verdict,
-        (c.previous_knowledge IS NULL OR NOT {same}) AS changed
+        (c.first OR NOT {same}) AS changed
     FROM compared c
 ),
 numbered AS (
-    -- A revision number counts the value changes before a version (a stored
-    -- re-publication keeps the number of the version it restates).
-    SELECT j.*, count(*) FILTER (WHERE j.changed AND j.verdict IN ('stored', 'new')) OVER (
-        PARTITION BY {observation} ORDER BY knowledge_time, staged
-        ROWS UNBOUNDED PRECEDING) - 1 AS new_revision
+    -- A revision number counts the value changes before a version (a restatement keeps the
+    -- number of the version it restates).
+    SELECT j.*, count(*) FILTER (WHERE j.changed) OVER (
+        PARTITION BY {observation} ORDER BY knowledge_time ROWS UNBOUNDED PRECEDING) - 1
+        AS new_revision
     FROM judged j
 ),
 inserted AS (
@@ -170,11 +193,10 @@ inserted AS (
     RETURNING revision
 )
 SELECT (SELECT count(*) FROM inserted),
-       count(*) FILTER (WHERE verdict = 'new' AND new_revision > 0),
-       count(*) FILTER (WHERE verdict = 'unchanged'),
-       count(*) FILTER (WHERE verdict = 'already_stored'),
-       count(*) FILTER (WHERE verdict = 'conflict')
-FROM numbered"""
+       (SELECT count(*) FROM numbered WHERE verdict = 'new' AND NOT first),
+       (SELECT count(*) FROM numbered WHERE verdict = 'unchanged'),
+       (SELECT count(*) FROM classified WHERE settled = 'already_stored'),
+       (SELECT count(*) FROM classified WHERE settled = 'conflict')"""
 
 
 def _drop_already_stored(fact: FactTable, staging: str) -> str:
