@@ -143,13 +143,17 @@ class _Counts(NamedTuple):
 
 
 def _versions_in_batch(
-    fact: FactTable, chunk: Sequence[tuple[Any, ...]], *, keep_republications: bool = False
+    fact: FactTable,
+    chunk: Sequence[tuple[Any, ...]],
+    ingest_id: int,
+    *,
+    keep_republications: bool = False,
 ) -> tuple[list[tuple[Any, ...]], _Counts]:
     """For a chunk with no stored history: keep each observation's first version and every
     version that differs from the one before it (all versions with ``keep_republications``),
     numbering revisions by value changes.
 
-    Returns the rows to store (staged columns plus revision) and the counts, ``unchanged``
+    Returns the rows to store (staged columns, revision, ingest_id) and the counts, ``unchanged``
     holding every restatement (stored or not, as the merge statement counts them).
     """
     width = len(fact.observation)
@@ -164,16 +168,16 @@ def _versions_in_batch(
         current = record[values]
         if key != previous_key:
             previous_key, previous_values, revision = key, current, 0
-            kept.append((*record, 0))
+            kept.append((*record, 0, ingest_id))
         elif current == previous_values:
             unchanged += 1
             if keep_republications:
-                kept.append((*record, revision))
+                kept.append((*record, revision, ingest_id))
         else:
             revision += 1
             revisions += 1
             previous_values = current
-            kept.append((*record, revision))
+            kept.append((*record, revision, ingest_id))
     return kept, _Counts(len(kept), revisions, unchanged)
 
 
@@ -191,6 +195,7 @@ class _Tally:
         self.fact, self.received, self.batch = fact, received, batch
         self.started, self.keep_republications = started, keep_republications
         self.counts = _Counts()
+        self.ingest_id = 0
 
     def add(self, counts: Sequence[Any] | None) -> None:
         if counts is not None:
@@ -214,6 +219,7 @@ class _Tally:
         kept = counts.unchanged if self.keep_republications else 0
         return IngestReport(
             table=self.fact.name,
+            ingest_id=self.ingest_id,
             received=self.received,
             inserted=counts.inserted,
             revisions=counts.revisions,
@@ -295,10 +301,16 @@ def _steps(
         raise IngestValidationError(fact.name, problems)
     for statement, parameters in _setup_statements(sql, batch.series_ids):
         yield _Execute(statement, parameters)
+    logged = {"fact_table": fact.name, "series_ids": sorted(batch.series_ids)}
+    tally.ingest_id = int((yield _Execute(sql.begin_ingest, logged, "scalar")))
     chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
     done = 0
     for number, chunk in enumerate(chunks, start=1):
-        bounds = {**_bounds(chunk), "keep_republications": keep_republications}
+        bounds = {
+            **_bounds(chunk),
+            "keep_republications": keep_republications,
+            "ingest_id": tally.ingest_id,
+        }
         if (yield _Execute(sql.stored_in_range, bounds, "scalar")):
             yield _Execute(sql.truncate_staging, {})
             yield _Copy(sql.staging, "pg_temp", sql.copy, chunk, with_revision=False)
@@ -308,7 +320,7 @@ def _steps(
                 tally.add((yield _Execute(sql.merge, bounds, "one")))
         else:
             kept, counts = _versions_in_batch(
-                fact, chunk, keep_republications=keep_republications
+                fact, chunk, tally.ingest_id, keep_republications=keep_republications
             )
             yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
             tally.add(counts)
@@ -326,7 +338,7 @@ def _copy_sync(connection: Connection, fact: FactTable, step: _Copy) -> None:
     assert raw is not None
     types = [fact.column_type(column) for column in fact.staged]
     with raw.cursor() as cursor, cursor.copy(step.statement) as copy:
-        copy.set_types([*types, "int2"] if step.with_revision else types)
+        copy.set_types([*types, "int2", "int8"] if step.with_revision else types)
         for record in step.rows:
             copy.write_row(record)
 
@@ -424,7 +436,7 @@ async def _copy_async(connection: AsyncConnection, fact: FactTable, step: _Copy)
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    columns = [*fact.staged, "revision"] if step.with_revision else list(fact.staged)
+    columns = [*fact.staged, "revision", "ingest_id"] if step.with_revision else list(fact.staged)
     await driver.copy_records_to_table(
         step.table, records=step.rows, columns=columns, schema_name=step.schema
     )

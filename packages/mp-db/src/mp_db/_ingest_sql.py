@@ -7,7 +7,9 @@ One batch, one transaction:
    revision numbers consistent while two connectors write the same series.
 2. stage: binary COPY into a session-private temporary table (created once per connection, so
    asyncpg's cached statements never point at a dropped table).
-3. merge: one statement that puts the staged rows next to the stored versions of the same
+3. log: ``mp.begin_ingest`` records the ingest in ``mp.ingest_log``; every row stored carries
+   its ``ingest_id``, and the commit gives it its place in commit order (strict replay).
+4. merge: one statement that puts the staged rows next to the stored versions of the same
    observations, orders each observation's versions by knowledge_time and inserts only rows
    that differ from the version before them (an unchanged re-publication inserts nothing, the
    ALFRED rule), numbering revisions, with ``ON CONFLICT DO NOTHING`` so a re-run is a no-op.
@@ -45,6 +47,8 @@ class IngestReport:
 
     Attributes:
         table: the fact table.
+        ingest_id: the ingest's row in ``mp.ingest_log`` (every row it stored carries it); 0
+            when the batch was empty.
         received: rows in the batch.
         inserted: rows stored: first versions, revisions and (with ``keep_republications``)
             restatements.
@@ -61,6 +65,7 @@ class IngestReport:
     """
 
     table: str
+    ingest_id: int
     received: int
     inserted: int
     revisions: int
@@ -107,6 +112,7 @@ class IngestSql:
     drop_already_stored: str
     series_kinds: str
     known_instruments: str
+    begin_ingest: str
 
 
 def _staging_definition(fact: FactTable) -> str:
@@ -185,8 +191,10 @@ numbered AS (
     FROM judged j
 ),
 inserted AS (
-    INSERT INTO {fact.qualified} ({key}, {values}, knowledge_time_source, revision, ingested_at)
-    SELECT {key}, {values}, knowledge_time_source, LEAST(new_revision, 32767)::smallint, now()
+    INSERT INTO {fact.qualified}
+        ({key}, {values}, knowledge_time_source, revision, ingested_at, ingest_id)
+    SELECT {key}, {values}, knowledge_time_source, LEAST(new_revision, 32767)::smallint, now(),
+        CAST(:ingest_id AS bigint)
     FROM numbered
     WHERE verdict = 'new' OR (verdict = 'unchanged' AND CAST(:keep_republications AS boolean))
     ON CONFLICT DO NOTHING
@@ -236,7 +244,12 @@ def ingest_sql(fact: FactTable) -> IngestSql:
         lock_table_shared=f"SELECT pg_advisory_xact_lock_shared({lock}, 0)",
         lock_table_exclusive=f"SELECT pg_advisory_xact_lock({lock}, 0)",
         merge=_merge(fact, staging),
-        copy_target=f"COPY {fact.qualified} ({columns}, revision) FROM STDIN (FORMAT BINARY)",
+        copy_target=(
+            f"COPY {fact.qualified} ({columns}, revision, ingest_id) FROM STDIN (FORMAT BINARY)"
+        ),
+        begin_ingest=(
+            "SELECT mp.begin_ingest(CAST(:fact_table AS text), CAST(:series_ids AS integer[]))"
+        ),
         # Per series, so one series' earlier chunk does not make another look non-fresh.
         stored_in_range=(
             "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:range_ids AS integer[]), "

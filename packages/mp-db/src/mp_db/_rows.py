@@ -40,6 +40,8 @@ class FactRow:
     revision: int
     knowledge_time_source: str
     ingested_at: datetime
+    #: The ingest that stored the row (``mp.ingest_log``; 0: stored before the log existed).
+    ingest_id: int
 
     def as_dict(self) -> dict[str, Any]:
         """The row as a plain dict (column name -> value)."""

@@ -1,8 +1,8 @@
 """SQLAlchemy models of mp's tables; the migrations create exactly what these describe.
 
 Three metadata tables (:class:`DataSource`, :class:`Instrument`, :class:`Series`), seven fact
-hypertables (see :data:`FACT_MODELS`) and one bookkeeping table (:class:`TimescaleFeature`),
-all in schema ``mp``.
+hypertables (see :data:`FACT_MODELS`) and two bookkeeping tables (:class:`TimescaleFeature`,
+:class:`IngestLog`), all in schema ``mp``.
 """
 
 from sqlalchemy import Table
@@ -10,7 +10,7 @@ from sqlalchemy import Table
 from mp_schema._specs import FactSpec, fact_spec
 from mp_schema.enums import SeriesKind as _SeriesKind
 from mp_schema.models._base import NAMING_CONVENTION, SCHEMA, Base
-from mp_schema.models._bookkeeping import TimescaleFeature
+from mp_schema.models._bookkeeping import IngestLog, TimescaleFeature
 from mp_schema.models._catalog import DataSource, Instrument, Series
 from mp_schema.models._facts import (
     FACT_MODELS,
@@ -57,6 +57,7 @@ __all__ = [
     "DataSource",
     "FactMixin",
     "FactSpec",
+    "IngestLog",
     "Instrument",
     "MacroObservation",
     "MarketBar",

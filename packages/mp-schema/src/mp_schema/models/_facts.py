@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -97,6 +98,10 @@ class FactMixin:
     knowledge_time_source: Mapped[str] = mapped_column(String(16), sort_order=91)
     ingested_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), sort_order=92
+    )
+    #: The ingest (``mp.ingest_log``) that stored the row; 0 for rows older than the log.
+    ingest_id: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("mp.current_ingest_id()"), sort_order=93
     )
 
 
