@@ -70,8 +70,8 @@ def _rows_read(nodes: list[dict[str, Any]]) -> int:
     total = 0
     for node in nodes:
         kind = node["Node Type"]
-        if "Scan" not in kind or kind == "Bitmap Index Scan":
-            continue
+        if "Scan" not in kind or kind in {"Bitmap Index Scan", "Subquery Scan"}:
+            continue  # an index's bitmap and a subquery's pass-through touch no heap row
         if node.get("Custom Plan Provider") in {"ChunkAppend", "ConstraintAwareAppend"}:
             continue  # TimescaleDB's appends pass their chunks' rows on; they scan nothing
         total += node["Actual Rows"] * node["Actual Loops"]

@@ -14,6 +14,7 @@ from mp_db import (
     AsyncReader,
     BadInputError,
     CurvePointRow,
+    Cutoff,
     MacroObservationRow,
     Reader,
     create_async_db_engine,
@@ -95,18 +96,21 @@ def test_as_of_respects_the_range(reader: Reader, cpi: int) -> None:
 
 
 def test_strict_replay_ignores_rows_stored_later(engine: Engine, reader: Reader, cpi: int) -> None:
-    """With ingested_before, rows mp stored afterwards are invisible even if known earlier."""
+    """With ingested_before, rows mp stored afterwards are invisible even if known earlier:
+    with a Cutoff taken before the ingest, and with a datetime before its commit."""
+    cutoff = reader.cutoff()
     with engine.connect() as connection:
-        cutoff = connection.execute(
-            text("SELECT max(ingested_at) FROM mp.macro_observations")
-        ).scalar_one()
+        before = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
     ingest(
         engine,
         "macro",
         [{"series_id": cpi, "obs_time": MARCH, "knowledge_time": utc(2024, 4, 20), "value": 312.3}],
     )
-    replay = reader.as_of(MacroObservationRow, cpi, as_of=utc(2024, 4, 25), ingested_before=cutoff)
-    assert values(replay) == [(MARCH, 312.2)]
+    for seen in (cutoff, before, Cutoff.parse(str(cutoff))):
+        replay = reader.as_of(
+            MacroObservationRow, cpi, as_of=utc(2024, 4, 25), ingested_before=seen
+        )
+        assert values(replay) == [(MARCH, 312.2)]
     assert values(reader.as_of(MacroObservationRow, cpi, as_of=utc(2024, 4, 25))) == [
         (MARCH, 312.3)
     ]
@@ -173,24 +177,28 @@ def test_backtest_matches_latest_at_each_time(reader: Reader, cpi: int) -> None:
     """One pass over the stream equals asking `latest` at every decision time."""
     moments = [utc(2024, 4, 1), utc(2024, 4, 11), utc(2024, 5, 16), utc(2024, 6, 13)]
     joined = reader.backtest("macro", cpi, moments)
-    expected = []
+    expected: list[tuple[Any, ...]] = []
     for moment in moments:
-        expected += [
-            (moment, row.obs_time, row.value)
-            for row in reader.latest(MacroObservationRow, cpi, as_of=moment)
-        ]
+        latest = reader.latest(MacroObservationRow, cpi, as_of=moment)
+        expected += [(moment, row.obs_time, row.value) for row in latest] or [(moment, None, None)]
     assert [
-        (item.decision_time, item.row.obs_time, getattr(item.row, "value"))  # noqa: B009
+        (
+            item.decision_time,
+            item.row.obs_time if item.row else None,
+            getattr(item.row, "value", None),
+        )
         for item in joined
     ] == expected
+    assert {item.series_id for item in joined} == {cpi}
 
 
 def test_join_as_of_is_pure(cpi: int, reader: Reader) -> None:
     """The client-side join works on any release stream and ignores unknown times."""
     stream = reader.vintages(MacroObservationRow, cpi)
-    joined = join_as_of(stream, [utc(2000, 1), utc(2024, 4, 11)])
-    assert [(item.decision_time, item.row.knowledge_time) for item in joined] == [
-        (utc(2024, 4, 11), utc(2024, 4, 10, 12, 30))
+    joined = join_as_of(stream, [utc(2024, 4, 11), utc(2000, 1)])
+    assert [(item.decision_time, item.row and item.row.knowledge_time) for item in joined] == [
+        (utc(2024, 4, 11), utc(2024, 4, 10, 12, 30)),
+        (utc(2000, 1), None),  # nothing known yet; decision times keep the order given
     ]
 
 

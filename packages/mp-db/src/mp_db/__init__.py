@@ -1,5 +1,7 @@
 """Database access for mp: engines, point-in-time reads and idempotent ingest, sync and async."""
 
+from mp_db._arguments import BEGINNING, END_OF_TIME
+from mp_db._cutoff import Cutoff
 from mp_db._database import AsyncDatabase, Database
 from mp_db._engines import create_async_db_engine, create_sync_engine, session_parameters
 from mp_db._errors import classify_error, translate_errors
@@ -7,7 +9,7 @@ from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEFAULT_CHUNK_ROWS, ingest, ingest_async
 from mp_db._ingest_sql import IngestProgress, IngestReport
-from mp_db._reads import BEGINNING, END_OF_TIME, AsyncReader, Query, Reader, join_as_of
+from mp_db._reads import AsyncReader, Query, Reader, join_as_of
 from mp_db._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry, run_with_retry_async
 from mp_db._rows import (
     ROW_TYPES,
@@ -64,6 +66,7 @@ __all__ = [
     "ConnectionLostError",
     "ConstraintViolationError",
     "CurvePointRow",
+    "Cutoff",
     "Database",
     "FactRow",
     "FactTable",

@@ -7,7 +7,11 @@ can give the order and bounds the rows read (EXPLAIN ANALYZE tests count them):
   an exact reverse of the index (mixed directions measured 3-5x slower);
 * latest print per series: a ``LATERAL ... LIMIT 1`` per series (SkipScan is missing from
   Apache builds; ``DISTINCT ON (series_id)`` over 500 series measured 4.5 s against 8-16 ms);
-* first release: ``DISTINCT ON`` with every column ascending, the index's own order.
+* first release: ``DISTINCT ON`` with every column ascending, the index's own order;
+* vintages, vintage dates and intervals: the value changes of each observation, found with
+  ``lag`` over the observation's versions in knowledge_time order (the index's order), so a
+  stored restatement (kept by ``keep_republications``, or made one by a later backfill) is never
+  reported as a vintage.
 
 A read of one series binds ``series_id = :series_id`` and leaves the constant series_id out of
 DISTINCT ON and ORDER BY: obs_time then leads the sort, TimescaleDB can append the chunks in
@@ -19,6 +23,10 @@ years), so no planner setting is forced.
 
 ``obs_time <= T`` is added wherever ``knowledge_time >= obs_time`` holds (every table but the
 release calendar): it is implied by ``knowledge_time <= T`` and lets TimescaleDB exclude chunks.
+
+Every statement has a replay variant: with a cutoff it sees only rows of the ingests the cutoff
+covers (:func:`visible`), and everything else (value changes, the newest observation, interval
+ends) is computed over those rows alone, as if nothing else had been stored.
 """
 
 from __future__ import annotations
@@ -29,7 +37,17 @@ from functools import cache
 from mp_db._rows import ROW_TYPES, row_fields
 from mp_db._tables import FactTable
 
-__all__ = ["ReadSql", "read_sql"]
+__all__ = ["CUTOFF_AT_SQL", "CUTOFF_NOW_SQL", "ReadSql", "read_sql", "visible"]
+
+#: The cutoff of "now": the newest commit and ingest this snapshot can see.
+CUTOFF_NOW_SQL = (
+    "SELECT coalesce(max(commit_seq), 0), coalesce(max(ingest_id), 0) FROM mp.ingest_log"
+)
+#: The cutoff of a past instant: the ingests whose commit was stamped at or before it.
+CUTOFF_AT_SQL = (
+    "SELECT coalesce(max(commit_seq), 0), coalesce(max(ingest_id), 0) FROM mp.ingest_log "
+    "WHERE committed_at <= :cutoff_time"
+)
 
 
 @dataclass(frozen=True)
@@ -37,15 +55,27 @@ class ReadSql:
     """Every read statement of one fact table. Parameters are always bound."""
 
     as_of: str
-    as_of_replay: str
     latest: str
-    latest_replay: str
     first_release: str
     vintages: str
     vintage_dates: str
     intervals: str
     stream: str
     cross_section: str
+    cross_section_of: str
+
+
+def visible(alias: str = "") -> str:
+    """Rows of the ingests a cutoff covers: ``ingest_id`` at most the newest the cutoff saw,
+    not one of the ingests that committed after it (they began before the cutoff and were in
+    flight), and, for rows older than the ingest log, stored by the cutoff's time."""
+    prefix = f"{alias}." if alias else ""
+    return (
+        f"{prefix}ingest_id <= :cutoff_ingest "
+        f"AND ({prefix}ingest_id > 0 OR {prefix}ingested_at <= :cutoff_time) "
+        f"AND {prefix}ingest_id <> ALL(ARRAY(SELECT l.ingest_id FROM mp.ingest_log l "
+        "WHERE l.commit_seq > :cutoff_commit AND l.ingest_id <= :cutoff_ingest))"
+    )
 
 
 def _columns(fact: FactTable, alias: str = "") -> str:
@@ -60,12 +90,15 @@ def _known(fact: FactTable, replay: bool, alias: str = "") -> str:
     if fact.spec.knowledge_after_obs:
         condition += f" AND {prefix}obs_time <= :as_of"
     if replay:
-        condition += f" AND {prefix}ingested_at <= :ingested_before"
+        condition += f" AND {visible(alias)}"
     return condition
 
 
-def _series(one: bool) -> str:
-    return "series_id = :series_id" if one else "series_id = ANY(CAST(:series_ids AS integer[]))"
+def _series(one: bool, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    if one:
+        return f"{prefix}series_id = :series_id"
+    return f"{prefix}series_id = ANY(CAST(:series_ids AS integer[]))"
 
 
 def _range(one: bool) -> str:
@@ -109,64 +142,92 @@ def _latest(fact: FactTable, replay: bool) -> str:
         "ORDER BY t.obs_time DESC LIMIT 1) newest CROSS JOIN LATERAL ("
         f"SELECT DISTINCT ON ({distinct}) {_columns(fact, 't')} FROM {fact.qualified} t "
         f"WHERE t.series_id = s.series_id AND t.obs_time = newest.obs_time AND {inner_known} "
-        f"ORDER BY {', '.join(f't.{part}' for part in order.split(', '))}) l"
+        f"ORDER BY {', '.join(f't.{part}' for part in order.split(', '))}) l "
+        f"ORDER BY l.series_id{''.join(f', l.{entity}' for entity in fact.entities)}"
     )
 
 
-def _first_release(fact: FactTable, one: bool) -> str:
+def _first_release(fact: FactTable, replay: bool, one: bool) -> str:
+    # The smallest knowledge_time known at T is the first version's whenever any is known.
     distinct = ", ".join(_per_series(fact.observation, one))
     order = ", ".join(_per_series(fact.key, one))
     return (
         f"SELECT DISTINCT ON ({distinct}) {_columns(fact)} FROM {fact.qualified} "
-        f"WHERE {_range(one)} AND knowledge_time <= :as_of ORDER BY {order}"
+        f"WHERE {_range(one)} AND {_known(fact, replay)} ORDER BY {order}"
     )
 
 
-def _intervals(fact: FactTable, one: bool) -> str:
+def _changes(fact: FactTable, replay: bool, one: bool, *, columns: str) -> str:
+    """The value changes of each observation in range known at T: a version is kept when it
+    is the first or its values differ from the version before it."""
     partition = ", ".join(_per_series(fact.observation, one))
+    lags = ", ".join(f"lag({column}) OVER w AS previous_{column}" for column in fact.values)
+    current = ", ".join(fact.values)
+    previous = ", ".join(f"previous_{column}" for column in fact.values)
+    return (
+        f"SELECT {columns} FROM (SELECT {_columns(fact)}, "
+        f"lag(knowledge_time) OVER w IS NULL AS first, {lags} FROM {fact.qualified} "
+        f"WHERE {_range(one)} AND {_known(fact, replay)} "
+        f"WINDOW w AS (PARTITION BY {partition} ORDER BY knowledge_time)) versions "
+        f"WHERE first OR ROW({current}) IS DISTINCT FROM ROW({previous})"
+    )
+
+
+def _vintages(fact: FactTable, replay: bool, one: bool) -> str:
+    order = ", ".join(_per_series(fact.key, one))
+    return f"{_changes(fact, replay, one, columns=_columns(fact))} ORDER BY {order}"
+
+
+def _intervals(fact: FactTable, replay: bool, one: bool) -> str:
+    partition = ", ".join(_per_series(fact.observation, one))
+    order = ", ".join(_per_series(fact.key, one))
     return (
         f"SELECT {_columns(fact)}, lead(knowledge_time) OVER (PARTITION BY {partition} "
-        f"ORDER BY knowledge_time) AS realtime_end FROM {fact.qualified} "
-        f"WHERE {_range(one)} ORDER BY {', '.join(_per_series(fact.key, one))}"
+        f"ORDER BY knowledge_time) AS realtime_end FROM ("
+        f"{_changes(fact, replay, one, columns=_columns(fact))}) changes ORDER BY {order}"
+    )
+
+
+def _vintage_dates(fact: FactTable, replay: bool, one: bool) -> str:
+    return (
+        f"SELECT DISTINCT series_id, knowledge_time FROM ("
+        f"{_changes(fact, replay, one, columns='series_id, knowledge_time')}) changes "
+        "ORDER BY series_id, knowledge_time"
+    )
+
+
+def _cross_section(fact: FactTable, replay: bool, *, chosen: bool) -> str:
+    entities = "".join(f", {entity}" for entity in fact.entities)
+    series = f" AND {_series(one=False)}" if chosen else ""
+    return (
+        f"SELECT DISTINCT ON (series_id{entities}) {_columns(fact)} FROM {fact.qualified} "
+        f"WHERE obs_time = :obs_time{series} AND {_known(fact, replay)} "
+        f"ORDER BY series_id{entities}, knowledge_time DESC"
     )
 
 
 @cache
-def read_sql(fact: FactTable, *, one_series: bool = False) -> ReadSql:
+def read_sql(fact: FactTable, *, one_series: bool = False, replay: bool = False) -> ReadSql:
     """The read statements of ``fact`` (built once, cached). With ``one_series`` the range
-    shapes take ``:series_id`` instead of the ``:series_ids`` array."""
+    shapes take ``:series_id`` instead of the ``:series_ids`` array; with ``replay`` they see
+    only the rows a cutoff covers (``:cutoff_commit``, ``:cutoff_ingest``, ``:cutoff_time``)."""
     one = one_series
     key_order = ", ".join(_per_series(fact.key, one))
-    entities = "".join(f", {entity}" for entity in fact.entities)
-    after_obs = " AND obs_time <= :as_of" if fact.spec.knowledge_after_obs else ""
     return ReadSql(
-        as_of=_as_of(fact, replay=False, one=one),
-        as_of_replay=_as_of(fact, replay=True, one=one),
-        latest=_latest(fact, replay=False),
-        latest_replay=_latest(fact, replay=True),
-        first_release=_first_release(fact, one),
-        vintages=(
-            f"SELECT {_columns(fact)} FROM {fact.qualified} WHERE {_range(one)} "
-            f"AND knowledge_time <= :as_of ORDER BY {key_order}"
-        ),
-        vintage_dates=(
-            f"SELECT DISTINCT knowledge_time FROM {fact.qualified} "
-            "WHERE series_id = :series_id AND knowledge_time <= :as_of "
-            "ORDER BY knowledge_time"
-        ),
-        intervals=_intervals(fact, one),
+        as_of=_as_of(fact, replay, one),
+        latest=_latest(fact, replay),
+        first_release=_first_release(fact, replay, one),
+        vintages=_vintages(fact, replay, one),
+        vintage_dates=_vintage_dates(fact, replay, one),
+        intervals=_intervals(fact, replay, one),
         # The whole release stream of some series up to the last decision time, in index
         # order; the as-of join over many decision times is done by the client in one pass.
         stream=(
             f"SELECT {_columns(fact)} FROM {fact.qualified} "
-            f"WHERE {_series(one)} "
-            f"AND knowledge_time <= :as_of{after_obs} ORDER BY {key_order}"
+            f"WHERE {_series(one)} AND {_known(fact, replay)} ORDER BY {key_order}"
         ),
         # Served by ix_macro_observations_cross_section (obs_time, series_id, knowledge_time
         # DESC) on macro_observations; elsewhere by the primary key and a small sort.
-        cross_section=(
-            f"SELECT DISTINCT ON (series_id{entities}) {_columns(fact)} FROM {fact.qualified} "
-            "WHERE obs_time = :obs_time AND knowledge_time <= :as_of "
-            f"ORDER BY series_id{entities}, knowledge_time DESC"
-        ),
+        cross_section=_cross_section(fact, replay, chosen=False),
+        cross_section_of=_cross_section(fact, replay, chosen=True),
     )

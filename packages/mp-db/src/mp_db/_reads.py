@@ -8,26 +8,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cache
+from numbers import Integral
 from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
+from mp_db._arguments import (
+    BEGINNING,
+    END_OF_TIME,
+    checked_range,
+    instant,
+    optional_instant,
+    period,
+    series_list,
+)
+from mp_db._cutoff import Cutoff
 from mp_db._errors import translate_errors
-from mp_db._read_sql import ReadSql, read_sql
+from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
 from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
-from mp_db.exceptions import BadInputError
 from mp_schema.enums import SeriesKind
 
 __all__ = ["BEGINNING", "END_OF_TIME", "AsyncReader", "Query", "Reader", "join_as_of"]
-
-#: Open bounds for ranges (PostgreSQL's timestamptz covers them).
-BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
-END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 T = TypeVar("T")
 R = TypeVar("R", bound=FactRow)
@@ -36,42 +43,59 @@ R = TypeVar("R", bound=FactRow)
 #: rows of that class.
 UntypedRef = str | SeriesKind | Table | type[DeclarativeBase]
 
+#: What ``ingested_before=`` takes: a :class:`Cutoff` (exact) or a datetime (the ingests whose
+#: commit was stamped by then).
+Replay = Cutoff | datetime | None
+
 
 @dataclass(frozen=True)
 class Query(Generic[T]):
-    """A read: its SQL, its bound parameters and how to turn the fetched rows into results."""
+    """A read: its SQL, its bound parameters and how to turn the fetched rows into results.
+
+    ``cutoff_at`` is set when the read replays as of a datetime: the readers first turn it into
+    the cutoff parameters (:data:`mp_db._read_sql.CUTOFF_AT_SQL`) on the same connection.
+    """
 
     sql: str
     parameters: dict[str, Any]
     convert: Callable[[Sequence[Sequence[Any]]], T]
+    cutoff_at: datetime | None = field(default=None)
+
+    def resolved(self, cutoff: Sequence[Any] | None) -> Query[T]:
+        """This query with the cutoff of ``cutoff_at`` (a row of CUTOFF_AT_SQL) bound."""
+        if cutoff is None:
+            return self
+        commit, ingest = int(cutoff[0]), int(cutoff[1])
+        parameters = self.parameters | {"cutoff_commit": commit, "cutoff_ingest": ingest}
+        return replace(self, parameters=parameters, cutoff_at=None)
 
 
-def _aware(name: str, value: datetime | None, default: datetime) -> datetime:
-    if value is None:
-        return default
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise BadInputError(
-            f"{name} must be a timezone-aware datetime (a naive time is ambiguous and refused)"
+def _replay(ingested_before: Replay) -> tuple[bool, dict[str, Any], datetime | None]:
+    """Whether a read replays, its cutoff parameters, and the datetime still to resolve."""
+    if ingested_before is None:
+        return False, {}, None
+    if isinstance(ingested_before, Cutoff):
+        return True, ingested_before.parameters(), None
+    moment = instant("ingested_before", ingested_before)
+    return True, {"cutoff_time": moment}, moment
+
+
+def _statements(
+    fact: FactTable, series_ids: Any, ingested_before: Replay, *, by_series: bool = True
+) -> tuple[ReadSql, dict[str, Any], datetime | None]:
+    """The statements for these series and their parameters: one series binds a scalar (an
+    index-ordered plan, see :mod:`mp_db._read_sql`), several an array."""
+    replay, parameters, cutoff_at = _replay(ingested_before)
+    if series_ids is None:
+        return read_sql(fact, replay=replay), parameters, cutoff_at
+    ids = series_list(series_ids)
+    if by_series and len(ids) == 1:
+        return (
+            read_sql(fact, one_series=True, replay=replay),
+            parameters | {"series_id": ids[0]},
+            cutoff_at,
         )
-    return value.astimezone(UTC)
-
-
-def _ids(series_ids: int | Iterable[int]) -> list[int]:
-    if isinstance(series_ids, int):
-        return [series_ids]
-    ids = sorted({int(series_id) for series_id in series_ids})
-    if not ids:
-        raise BadInputError("at least one series_id is needed")
-    return ids
-
-
-def _series(fact: FactTable, series_ids: int | Iterable[int]) -> tuple[ReadSql, dict[str, Any]]:
-    """The statements for these series and their series parameter (one series binds a scalar,
-    which gives the planner an index-ordered plan; see :mod:`mp_db._read_sql`)."""
-    ids = _ids(series_ids)
-    if len(ids) == 1:
-        return read_sql(fact, one_series=True), {"series_id": ids[0]}
-    return read_sql(fact), {"series_ids": ids}
+    return read_sql(fact, replay=replay), parameters | {"series_ids": ids}, cutoff_at
 
 
 def _rows(
@@ -100,35 +124,67 @@ def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[Alfr
     return convert
 
 
-def join_as_of(rows: Iterable[FactRow], decision_times: Iterable[datetime]) -> list[AsOfValue]:
+def join_as_of(
+    rows: Iterable[FactRow],
+    decision_times: Iterable[datetime],
+    series_ids: Iterable[int] | None = None,
+) -> list[AsOfValue]:
     """The latest print of each series as known at each decision time, in one pass.
 
-    ``rows`` is a release stream (every version of some series). Per series the versions are
-    replayed in knowledge_time order while the decision times advance; the latest print is the
-    newest observation known so far, at its newest known version. O(rows + times) per series,
-    instead of one query per decision time.
+    ``rows`` is a release stream (every version of some series). The result has, for each
+    decision time in the order given (repeats kept), for each series in ascending order, one
+    :class:`AsOfValue` per row of what :meth:`Reader.latest` answers at that time: the newest
+    observation known so far, every entity of it (a whole curve, every trader category) at its
+    newest known version; or one ``AsOfValue`` with ``row`` None when nothing was known yet.
+    ``series_ids`` names the series to report (default: those in ``rows``).
+
+    Per series the versions are replayed in knowledge_time order while the decision times
+    advance: O(rows + times x entities) per series, instead of one query per decision time.
     """
-    times = sorted({_aware("decision_time", moment, BEGINNING) for moment in decision_times})
+    given = [instant("decision_time", moment) for moment in decision_times]
     by_series: dict[int, list[FactRow]] = {}
     for row in rows:
         by_series.setdefault(row.series_id, []).append(row)
-    result: list[AsOfValue] = []
-    for series_id in sorted(by_series):
-        stream = sorted(by_series[series_id], key=lambda row: row.knowledge_time)
-        best: FactRow | None = None
+    wanted = sorted(set(by_series) if series_ids is None else set(series_list(series_ids)))
+    order = sorted(range(len(given)), key=given.__getitem__)
+    answers: dict[int, list[list[FactRow]]] = {}
+    for series_id in wanted:
+        stream = sorted(by_series.get(series_id, []), key=lambda row: row.knowledge_time)
+        # obs_time -> entity -> its newest version so far; the newest obs_time so far.
+        current: dict[datetime, dict[tuple[Any, ...], FactRow]] = {}
+        newest: datetime | None = None
         position = 0
-        for moment in times:
+        seen: list[list[FactRow]] = [[] for _ in given]
+        for index in order:
+            moment = given[index]
             while position < len(stream) and stream[position].knowledge_time <= moment:
-                candidate = stream[position]
-                if best is None or (candidate.obs_time, candidate.knowledge_time) >= (
-                    best.obs_time,
-                    best.knowledge_time,
-                ):
-                    best = candidate
+                row = stream[position]
+                current.setdefault(row.obs_time, {})[_entity(row)] = row
+                if newest is None or row.obs_time > newest:
+                    newest = row.obs_time
                 position += 1
-            if best is not None:
-                result.append(AsOfValue(moment, best))
+            if newest is not None:
+                entities = current[newest]
+                seen[index] = [entities[entity] for entity in sorted(entities)]
+        answers[series_id] = seen
+    result: list[AsOfValue] = []
+    for index, moment in enumerate(given):
+        for series_id in wanted:
+            latest = answers[series_id][index]
+            if not latest:
+                result.append(AsOfValue(moment, series_id, None))
+            result.extend(AsOfValue(moment, series_id, row) for row in latest)
     return result
+
+
+def _entity(row: FactRow) -> tuple[Any, ...]:
+    """The entity part of a row's observation (tenor, category, instrument), or ()."""
+    return tuple(getattr(row, name) for name in _entity_fields(row.table))
+
+
+@cache
+def _entity_fields(table: str) -> tuple[str, ...]:
+    return resolve_table(table).entities
 
 
 class _Queries:
@@ -138,102 +194,129 @@ class _Queries:
     def as_of(
         table: TableRef,
         *,
-        series_ids: int | Iterable[int],
-        as_of: datetime,
-        start: datetime | None,
-        end: datetime | None,
-        ingested_before: datetime | None,
+        series_ids: Any,
+        as_of: Any,
+        start: Any,
+        end: Any,
+        ingested_before: Replay,
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        statements, parameters = _series(fact, series_ids)
-        parameters |= {
-            "as_of": _aware("as_of", as_of, END_OF_TIME),
-            "start": _aware("start", start, BEGINNING),
-            "end": _aware("end", end, END_OF_TIME),
-        }
-        sql = statements.as_of
-        if ingested_before is not None:
-            parameters["ingested_before"] = _aware("ingested_before", ingested_before, END_OF_TIME)
-            sql = statements.as_of_replay
-        return Query(sql, parameters, _rows(fact, reverse=True))
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
+        return Query(statements.as_of, parameters, _rows(fact, reverse=True), cutoff_at)
 
     @staticmethod
     def latest(
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        as_of: datetime,
-        ingested_before: datetime | None,
+        table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        statements = read_sql(fact)
-        parameters = {"series_ids": _ids(series_ids), "as_of": _aware("as_of", as_of, END_OF_TIME)}
-        sql = statements.latest
-        if ingested_before is not None:
-            parameters["ingested_before"] = _aware("ingested_before", ingested_before, END_OF_TIME)
-            sql = statements.latest_replay
-        return Query(sql, parameters, _rows(fact))
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, by_series=False
+        )
+        parameters["as_of"] = instant("as_of", as_of)
+        return Query(statements.latest, parameters, _rows(fact), cutoff_at)
 
     @staticmethod
     def ranged(
         table: TableRef,
         shape: str,
         *,
-        series_ids: int | Iterable[int],
-        start: datetime | None,
-        end: datetime | None,
-        as_of: datetime | None,
+        series_ids: Any,
+        start: Any,
+        end: Any,
+        as_of: Any,
+        ingested_before: Replay,
     ) -> Query[Any]:
         fact = resolve_table(table)
-        statements, parameters = _series(fact, series_ids)
-        parameters |= {
-            "start": _aware("start", start, BEGINNING),
-            "end": _aware("end", end, END_OF_TIME),
-            "as_of": _aware("as_of", as_of, END_OF_TIME),
-        }
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(start, end)
+        parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         sql = getattr(statements, shape)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
         convert = _intervals(fact) if shape == "intervals" else _rows(fact)
-        return Query(sql, parameters, convert)
+        return Query(sql, parameters, convert, cutoff_at)
 
     @staticmethod
     def vintage_dates(
-        table: TableRef, series_id: int, as_of: datetime | None
-    ) -> Query[list[datetime]]:
+        table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
+    ) -> Query[Any]:
         fact = resolve_table(table)
-        return Query(
-            read_sql(fact).vintage_dates,
-            {"series_id": int(series_id), "as_of": _aware("as_of", as_of, END_OF_TIME)},
-            lambda rows: [row[0] for row in rows],
-        )
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(None, None)
+        parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
+        ids = series_list(series_ids)
+        single = isinstance(series_ids, Integral)
+
+        def convert(rows: Sequence[Sequence[Any]]) -> Any:
+            found: dict[int, list[datetime]] = {series_id: [] for series_id in ids}
+            for series_id, moment in rows:
+                found[int(series_id)].append(moment)
+            return found[ids[0]] if single else found
+
+        return Query(statements.vintage_dates, parameters, convert, cutoff_at)
 
     @staticmethod
     def stream(
-        table: TableRef, series_ids: int | Iterable[int], until: datetime
+        table: TableRef, series_ids: Any, until: datetime, ingested_before: Replay
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        statements, parameters = _series(fact, series_ids)
-        parameters["as_of"] = _aware("until", until, END_OF_TIME)
-        return Query(statements.stream, parameters, _rows(fact))
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters["as_of"] = until
+        return Query(statements.stream, parameters, _rows(fact), cutoff_at)
 
     @staticmethod
-    def cross_section(table: TableRef, obs_time: datetime, as_of: datetime) -> Query[list[FactRow]]:
+    def cross_section(
+        table: TableRef, obs_time: Any, as_of: Any, series_ids: Any, ingested_before: Replay
+    ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        return Query(
-            read_sql(fact).cross_section,
-            {
-                "obs_time": _aware("obs_time", obs_time, BEGINNING),
-                "as_of": _aware("as_of", as_of, END_OF_TIME),
-            },
-            _rows(fact),
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, by_series=False
         )
+        parameters |= {
+            "obs_time": period("obs_time", obs_time, BEGINNING),
+            "as_of": instant("as_of", as_of),
+        }
+        sql = statements.cross_section if series_ids is None else statements.cross_section_of
+        return Query(sql, parameters, _rows(fact), cutoff_at)
+
+    @staticmethod
+    def backtest_stream(
+        table: TableRef, series_ids: Any, decision_times: Sequence[Any], ingested_before: Replay
+    ) -> tuple[Query[list[FactRow]], list[datetime], list[int]]:
+        times = [instant("decision_time", moment) for moment in decision_times]
+        ids = series_list(series_ids)
+        until = max(times, default=BEGINNING)
+        return _Queries.stream(table, ids, until, ingested_before), times, ids
+
+    @staticmethod
+    def cutoff(at: Any) -> Query[Cutoff]:
+        def convert(rows: Sequence[Sequence[Any]]) -> Cutoff:
+            commit, ingest = rows[0]
+            return Cutoff(int(commit), int(ingest))
+
+        if at is None:
+            return Query(CUTOFF_NOW_SQL, {}, convert)
+        return Query(CUTOFF_AT_SQL, {"cutoff_time": instant("at", at)}, convert)
+
+
+def _window(start: Any, end: Any) -> dict[str, datetime]:
+    low, high = period("start", start, BEGINNING), period("end", end, END_OF_TIME)
+    checked_range(low, high)
+    return {"start": low, "end": high}
 
 
 class Reader:
     """Point-in-time reads over a sync engine or connection (psycopg 3).
 
-    Every method takes timezone-aware datetimes; a naive one is refused. Results are plain row
-    objects in time order; name the table by its row class (``MacroObservationRow``) to have
-    them typed as such.
+    Every time argument is a timezone-aware datetime (or ``numpy.datetime64``, read as UTC;
+    ``start``, ``end`` and ``obs_time`` also take a ``date``, meaning 00:00 UTC); anything else
+    is refused with :class:`~mp_db.BadInputError`. Results are plain row objects in time order;
+    name the table by its row class (``MacroObservationRow``) to have them typed as such.
+    A series that is unknown, of another kind or without rows gives an empty answer.
+
+    Every read takes ``ingested_before``: a :class:`~mp_db.Cutoff` from :meth:`cutoff` (only
+    the ingests committed when it was taken count: exact strict replay) or a datetime (only
+    the ingests whose commit was stamped by then).
 
     Args:
         bind: an Engine (a connection is taken per call; use the read engine to reach a
@@ -246,13 +329,22 @@ class Reader:
 
     def run(self, query: Query[T]) -> T:
         """Execute a :class:`Query` and convert its rows."""
-        with translate_errors():
-            if isinstance(self.bind, Engine):
-                with self.bind.connect() as connection:
-                    rows = connection.execute(text(query.sql), query.parameters).all()
-            else:
-                rows = self.bind.execute(text(query.sql), query.parameters).all()
+        with translate_errors(), ExitStack() as stack:
+            connection = (
+                stack.enter_context(self.bind.connect())
+                if isinstance(self.bind, Engine)
+                else self.bind
+            )
+            if query.cutoff_at is not None:
+                found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
+                query = query.resolved(found.one())
+            rows = connection.execute(text(query.sql), query.parameters).all()
         return query.convert(rows)
+
+    def cutoff(self, *, at: datetime | None = None) -> Cutoff:
+        """What this reader can see now (or saw at ``at``): record it with a run, pass it as
+        ``ingested_before=`` to the run's reads, and a replay later sees exactly the same."""
+        return self.run(_Queries.cutoff(at))
 
     @overload
     def as_of(
@@ -263,7 +355,7 @@ class Reader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -275,7 +367,7 @@ class Reader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     def as_of(
@@ -286,12 +378,11 @@ class Reader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """Each observation in [start, end) at its latest version known at ``as_of``.
 
-        With ``ingested_before``, only rows mp had stored by then count (strict replay of a
-        past run). Nothing with knowledge_time after ``as_of`` is ever returned."""
+        Nothing with knowledge_time after ``as_of`` is ever returned."""
         return self.run(
             _Queries.as_of(
                 table,
@@ -310,7 +401,7 @@ class Reader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -320,7 +411,7 @@ class Reader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     def latest(
@@ -329,10 +420,11 @@ class Reader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
-        """The latest print of each series as known at ``as_of`` (one row per series, or per
-        entity of its newest observation for curves, positioning and signals)."""
+        """The latest print of each series as known at ``as_of``: its newest observation known
+        then, with every entity of it (a whole curve, every trader category) at its newest
+        version known then. Series with nothing known are absent."""
         return self.run(_Queries.latest(table, series_ids, as_of, ingested_before))
 
     @overload
@@ -344,6 +436,7 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -355,6 +448,7 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     def first_release(
@@ -365,11 +459,18 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """What was first printed for each observation in [start, end) (known by ``as_of``)."""
         return self.run(
             _Queries.ranged(
-                table, "first_release", series_ids=series_ids, start=start, end=end, as_of=as_of
+                table,
+                "first_release",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
@@ -382,6 +483,7 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -393,6 +495,7 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     def vintages(
@@ -403,11 +506,20 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
-        """Every stored version, ordered by observation then knowledge_time."""
+        """Every vintage (value change) of each observation in [start, end) known at
+        ``as_of``, ordered by observation then knowledge_time. A stored restatement of the
+        version before it is not a vintage and is left out."""
         return self.run(
             _Queries.ranged(
-                table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+                table,
+                "vintages",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
@@ -418,6 +530,8 @@ class Reader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -427,6 +541,8 @@ class Reader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     def cross_section(
@@ -435,9 +551,12 @@ class Reader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
-        """Every series' value for one period, as known at ``as_of``."""
-        return self.run(_Queries.cross_section(table, obs_time, as_of))
+        """Every series' (or just ``series_ids``') value for one period, as known at
+        ``as_of``, each entity at its newest version known then."""
+        return self.run(_Queries.cross_section(table, obs_time, as_of, series_ids, ingested_before))
 
     def iter_vintages(
         self,
@@ -447,12 +566,19 @@ class Reader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
         batch_rows: int = 10_000,
     ) -> Iterator[FactRow]:
-        """Every stored version, streamed with a server-side cursor: memory stays bounded by
+        """:meth:`vintages`, streamed with a server-side cursor: memory stays bounded by
         ``batch_rows`` whatever the size of the history."""
         query = _Queries.ranged(
-            table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+            table,
+            "vintages",
+            series_ids=series_ids,
+            start=start,
+            end=end,
+            as_of=as_of,
+            ingested_before=ingested_before,
         )
         with translate_errors(), ExitStack() as stack:
             connection = (
@@ -460,6 +586,9 @@ class Reader:
                 if isinstance(self.bind, Engine)
                 else self.bind
             )
+            if query.cutoff_at is not None:
+                found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
+                query = query.resolved(found.one())
             # max_row_buffer with explicit partition sizes: measured with SQLAlchemy 2.1,
             # yield_per with partitions() kept every row (76 MB for 300k rows) while this holds
             # one buffer (under 1 MB).
@@ -469,11 +598,38 @@ class Reader:
             for partition in result.partitions(batch_rows):
                 yield from query.convert(partition)
 
+    @overload
     def vintage_dates(
-        self, table: TableRef, series_id: int, *, as_of: datetime | None = None
-    ) -> list[datetime]:
-        """The distinct knowledge times at which the series changed (its vintages)."""
-        return self.run(_Queries.vintage_dates(table, series_id, as_of))
+        self,
+        table: TableRef,
+        series_ids: int,
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[datetime]: ...
+
+    @overload
+    def vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> dict[int, list[datetime]]: ...
+
+    def vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Any:
+        """The sorted knowledge times at which some observation of the series changed value
+        (its vintages), known at ``as_of``. One id gives a list; several give a dict with every
+        requested id as a key."""
+        return self.run(_Queries.vintage_dates(table, series_ids, as_of, ingested_before))
 
     def intervals(
         self,
@@ -482,28 +638,45 @@ class Reader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[AlfredInterval]:
-        """ALFRED's form: each version with the real-time interval it was current for."""
+        """ALFRED's form: each vintage known at ``as_of`` with the real-time interval it was
+        current for, as known then (``realtime_end`` None: still current at ``as_of``)."""
         return self.run(
             _Queries.ranged(
-                table, "intervals", series_ids=series_ids, start=start, end=end, as_of=None
+                table,
+                "intervals",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
     def backtest(
-        self, table: TableRef, series_ids: int | Iterable[int], decision_times: Sequence[datetime]
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
     ) -> list[AsOfValue]:
-        """The latest print of each series at each decision time: one read of the release
-        stream and one pass on the client, not one query per decision time."""
-        if not decision_times:
+        """The latest print of each series at each decision time (see :func:`join_as_of`):
+        one read of the release stream and one pass on the client, not one query per
+        decision time."""
+        query, times, ids = _Queries.backtest_stream(
+            table, series_ids, decision_times, ingested_before
+        )
+        if not times:
             return []
-        until = max(_aware("decision_time", moment, END_OF_TIME) for moment in decision_times)
-        stream: list[FactRow] = self.run(_Queries.stream(table, series_ids, until))
-        return join_as_of(stream, decision_times)
+        stream: list[FactRow] = self.run(query)
+        return join_as_of(stream, times, ids)
 
 
 class AsyncReader:
-    """The async twin of :class:`Reader` (asyncpg): same methods, awaited."""
+    """The async twin of :class:`Reader` (asyncpg): same methods, same answers, awaited."""
 
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self.bind = bind
@@ -511,13 +684,24 @@ class AsyncReader:
     async def run(self, query: Query[T]) -> T:
         """Execute a :class:`Query` and convert its rows."""
         with translate_errors():
-            if isinstance(self.bind, AsyncEngine):
-                async with self.bind.connect() as connection:
-                    result = await connection.execute(text(query.sql), query.parameters)
-            else:
-                result = await self.bind.execute(text(query.sql), query.parameters)
-            rows = result.all()
+            async with AsyncExitStack() as stack:
+                connection = (
+                    await stack.enter_async_context(self.bind.connect())
+                    if isinstance(self.bind, AsyncEngine)
+                    else self.bind
+                )
+                if query.cutoff_at is not None:
+                    found = await connection.execute(
+                        text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at}
+                    )
+                    query = query.resolved(found.one())
+                result = await connection.execute(text(query.sql), query.parameters)
+                rows = result.all()
         return query.convert(rows)
+
+    async def cutoff(self, *, at: datetime | None = None) -> Cutoff:
+        """See :meth:`Reader.cutoff`."""
+        return await self.run(_Queries.cutoff(at))
 
     @overload
     async def as_of(
@@ -528,7 +712,7 @@ class AsyncReader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -540,7 +724,7 @@ class AsyncReader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     async def as_of(
@@ -551,7 +735,7 @@ class AsyncReader:
         as_of: datetime,
         start: datetime | None = None,
         end: datetime | None = None,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """See :meth:`Reader.as_of`."""
         return await self.run(
@@ -572,7 +756,7 @@ class AsyncReader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -582,7 +766,7 @@ class AsyncReader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     async def latest(
@@ -591,7 +775,7 @@ class AsyncReader:
         series_ids: int | Iterable[int],
         *,
         as_of: datetime,
-        ingested_before: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """See :meth:`Reader.latest`."""
         return await self.run(_Queries.latest(table, series_ids, as_of, ingested_before))
@@ -605,6 +789,7 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -616,6 +801,7 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     async def first_release(
@@ -626,11 +812,18 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """See :meth:`Reader.first_release`."""
         return await self.run(
             _Queries.ranged(
-                table, "first_release", series_ids=series_ids, start=start, end=end, as_of=as_of
+                table,
+                "first_release",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
@@ -643,6 +836,7 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -654,6 +848,7 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     async def vintages(
@@ -664,11 +859,18 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """See :meth:`Reader.vintages`."""
         return await self.run(
             _Queries.ranged(
-                table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+                table,
+                "vintages",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
@@ -679,6 +881,8 @@ class AsyncReader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[R]: ...
 
     @overload
@@ -688,6 +892,8 @@ class AsyncReader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[FactRow]: ...
 
     async def cross_section(
@@ -696,9 +902,13 @@ class AsyncReader:
         obs_time: datetime,
         *,
         as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
     ) -> list[Any]:
         """See :meth:`Reader.cross_section`."""
-        return await self.run(_Queries.cross_section(table, obs_time, as_of))
+        return await self.run(
+            _Queries.cross_section(table, obs_time, as_of, series_ids, ingested_before)
+        )
 
     async def iter_vintages(
         self,
@@ -708,11 +918,18 @@ class AsyncReader:
         start: datetime | None = None,
         end: datetime | None = None,
         as_of: datetime | None = None,
+        ingested_before: Replay = None,
         batch_rows: int = 10_000,
     ) -> AsyncIterator[FactRow]:
         """See :meth:`Reader.iter_vintages`."""
         query = _Queries.ranged(
-            table, "vintages", series_ids=series_ids, start=start, end=end, as_of=as_of
+            table,
+            "vintages",
+            series_ids=series_ids,
+            start=start,
+            end=end,
+            as_of=as_of,
+            ingested_before=ingested_before,
         )
         with translate_errors():
             async with AsyncExitStack() as stack:
@@ -721,6 +938,11 @@ class AsyncReader:
                     if isinstance(self.bind, AsyncEngine)
                     else self.bind
                 )
+                if query.cutoff_at is not None:
+                    found = await connection.execute(
+                        text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at}
+                    )
+                    query = query.resolved(found.one())
                 result = await connection.stream(
                     text(query.sql).execution_options(max_row_buffer=batch_rows),
                     query.parameters,
@@ -729,11 +951,36 @@ class AsyncReader:
                     for row in query.convert(partition):
                         yield row
 
+    @overload
     async def vintage_dates(
-        self, table: TableRef, series_id: int, *, as_of: datetime | None = None
-    ) -> list[datetime]:
+        self,
+        table: TableRef,
+        series_ids: int,
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[datetime]: ...
+
+    @overload
+    async def vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> dict[int, list[datetime]]: ...
+
+    async def vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Any:
         """See :meth:`Reader.vintage_dates`."""
-        return await self.run(_Queries.vintage_dates(table, series_id, as_of))
+        return await self.run(_Queries.vintage_dates(table, series_ids, as_of, ingested_before))
 
     async def intervals(
         self,
@@ -742,20 +989,35 @@ class AsyncReader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
     ) -> list[AlfredInterval]:
         """See :meth:`Reader.intervals`."""
         return await self.run(
             _Queries.ranged(
-                table, "intervals", series_ids=series_ids, start=start, end=end, as_of=None
+                table,
+                "intervals",
+                series_ids=series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
             )
         )
 
     async def backtest(
-        self, table: TableRef, series_ids: int | Iterable[int], decision_times: Sequence[datetime]
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
     ) -> list[AsOfValue]:
         """See :meth:`Reader.backtest`."""
-        if not decision_times:
+        query, times, ids = _Queries.backtest_stream(
+            table, series_ids, decision_times, ingested_before
+        )
+        if not times:
             return []
-        until = max(_aware("decision_time", moment, END_OF_TIME) for moment in decision_times)
-        stream: list[FactRow] = await self.run(_Queries.stream(table, series_ids, until))
-        return join_as_of(stream, decision_times)
+        stream: list[FactRow] = await self.run(query)
+        return join_as_of(stream, times, ids)

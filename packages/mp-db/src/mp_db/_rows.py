@@ -136,10 +136,13 @@ class AlfredInterval:
 
 @dataclass(frozen=True, slots=True)
 class AsOfValue:
-    """What a backtest saw: the latest print of a series as known at ``decision_time``."""
+    """What a backtest saw: one row of the latest print of a series as known at
+    ``decision_time`` (one per entity: a whole curve, every trader category), or ``row`` None
+    when nothing of the series was known yet."""
 
     decision_time: datetime
-    row: FactRow
+    series_id: int
+    row: FactRow | None
 
 
 ROW_TYPES: dict[str, type[FactRow]] = {
