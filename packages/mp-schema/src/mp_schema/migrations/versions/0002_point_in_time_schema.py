@@ -1,9 +1,9 @@
 """The point-in-time schema: 3 metadata tables, 7 fact hypertables, feature bookkeeping.
 
 Written from the models with autogenerate, then frozen: later schema changes go into new
-migrations. Hypertable and compression DDL (which autogenerate never sees) is rendered from the
-fact specs as they stood when this migration was written; tests compare the migrated database
-with the current specs.
+migrations. Hypertable and compression DDL (which autogenerate never sees) is literal SQL, as
+the fact specs rendered it when this migration was written, so editing a spec or a builder can
+never change what this migration does (a test pins this file's contents).
 
 Revision ID: 0002
 Revises: 0001
@@ -16,50 +16,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from mp_schema._specs import FactSpec
-from mp_schema._timescale import (
-    apply_features_function_sql,
-    create_hypertable_sql,
-    drop_features_function_sql,
-)
-from mp_schema.enums import SeriesKind
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-
-#: The fact specs as of this revision (frozen copies; see the module docstring).
-FACT_SPECS = {
-    "macro_observations": FactSpec(kind=SeriesKind.MACRO, value_columns=("value",)),
-    "market_bars": FactSpec(
-        kind=SeriesKind.MARKET_BAR,
-        value_columns=("open", "high", "low", "close", "settle", "volume", "open_interest"),
-    ),
-    "curve_points": FactSpec(
-        kind=SeriesKind.CURVE, value_columns=("value",), entity_columns=("tenor",)
-    ),
-    "rate_fixings": FactSpec(kind=SeriesKind.RATE_FIXING, value_columns=("value",)),
-    "release_calendar": FactSpec(
-        kind=SeriesKind.RELEASE,
-        value_columns=("scheduled_at", "status", "consensus", "actual", "prior"),
-        knowledge_after_obs=False,
-    ),
-    "positioning_flows": FactSpec(
-        kind=SeriesKind.POSITIONING,
-        value_columns=("long_positions", "short_positions", "spread_positions", "value"),
-        entity_columns=("category",),
-    ),
-    "signal_values": FactSpec(
-        kind=SeriesKind.SIGNAL,
-        value_columns=("value",),
-        entity_columns=("instrument_id",),
-        dated=False,
-        chunk_interval="7 days",
-        compress_after="90 days",
-    ),
-}
 
 
 def upgrade() -> None:
@@ -649,15 +609,15 @@ def upgrade() -> None:
         ),
         schema="mp",
     )
-    for table, spec in FACT_SPECS.items():
-        op.execute(create_hypertable_sql(table, spec))
-    op.execute(apply_features_function_sql(FACT_SPECS))
+    for statement in HYPERTABLES:
+        op.execute(statement)
+    op.execute(FEATURES_FUNCTION)
     # Applies compression where the license allows it and records it as deferred elsewhere.
     op.execute("SELECT * FROM mp.apply_timescale_features()")
 
 
 def downgrade() -> None:
-    op.execute(drop_features_function_sql())
+    op.execute(DROP_FEATURES_FUNCTION)
     op.drop_table("signal_values", schema="mp")
     op.drop_table("release_calendar", schema="mp")
     op.drop_table("rate_fixings", schema="mp")
@@ -673,3 +633,216 @@ def downgrade() -> None:
     op.drop_table("instruments", schema="mp")
     op.drop_table("data_sources", schema="mp")
     op.execute("DROP SCHEMA IF EXISTS mp")
+
+
+#: Hypertables with explicit chunk intervals and no default time index.
+HYPERTABLES = [
+    "SELECT create_hypertable('mp.macro_observations', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.market_bars', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.curve_points', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.rate_fixings', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.release_calendar', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.positioning_flows', by_range('obs_time', INTERVAL '1 year'), create_default_indexes => false)",
+    "SELECT create_hypertable('mp.signal_values', by_range('obs_time', INTERVAL '7 days'), create_default_indexes => false)",
+]
+
+#: Compression settings and policies where the license allows them; recorded as deferred
+#: (with the reason) in mp.timescale_features elsewhere.
+FEATURES_FUNCTION = """CREATE OR REPLACE FUNCTION mp.apply_timescale_features()
+RETURNS TABLE (hypertable text, feature_name text, outcome text, detail text)
+LANGUAGE plpgsql
+AS $mp_features$
+BEGIN
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'macro_observations') THEN
+            ALTER TABLE mp.macro_observations SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.macro_observations', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('macro_observations', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'macro_observations';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'market_bars') THEN
+            ALTER TABLE mp.market_bars SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.market_bars', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('market_bars', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'market_bars';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'curve_points') THEN
+            ALTER TABLE mp.curve_points SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, tenor, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.curve_points', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('curve_points', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'curve_points';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'rate_fixings') THEN
+            ALTER TABLE mp.rate_fixings SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.rate_fixings', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('rate_fixings', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'rate_fixings';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'release_calendar') THEN
+            ALTER TABLE mp.release_calendar SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.release_calendar', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('release_calendar', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'release_calendar';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'positioning_flows') THEN
+            ALTER TABLE mp.positioning_flows SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, category, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.positioning_flows', compress_after => INTERVAL
+            '730 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '730 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('positioning_flows', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'positioning_flows';
+    feature_name := 'compression';
+    RETURN NEXT;
+    IF coalesce(current_setting('timescaledb.license', true), 'unknown') = 'timescale' THEN
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables
+                WHERE hypertable_schema = 'mp' AND hypertable_name = 'signal_values') THEN
+            ALTER TABLE mp.signal_values SET (
+                timescaledb.compress,
+                timescaledb.compress_segmentby = 'series_id',
+                timescaledb.compress_orderby = 'obs_time DESC, instrument_id, knowledge_time DESC'
+            );
+        END IF;
+        PERFORM add_compression_policy('mp.signal_values', compress_after => INTERVAL
+            '90 days', if_not_exists => true);
+        outcome := 'applied';
+        detail := 'compression segmentby series_id, compress_after '
+            || '90 days';
+    ELSE
+        outcome := 'deferred';
+        detail := 'TimescaleDB license is ' || coalesce(current_setting('timescaledb.license', true), 'unknown')
+            || '; compression and its policy need the timescale license. Run `mp-schema '
+            || 'apply-timescale-features` once the server has it.';
+    END IF;
+    INSERT INTO mp.timescale_features AS f (table_name, feature, status, reason)
+        VALUES ('signal_values', 'compression', outcome, detail)
+        ON CONFLICT (table_name, feature) DO UPDATE
+        SET status = EXCLUDED.status, reason = EXCLUDED.reason, recorded_at = now();
+    hypertable := 'signal_values';
+    feature_name := 'compression';
+    RETURN NEXT;
+END
+$mp_features$"""
+
+DROP_FEATURES_FUNCTION = "DROP FUNCTION IF EXISTS mp.apply_timescale_features()"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from alembic import context, op
 
-from mp_config import PostgresSettings
+from mp_config import PostgresSettings, validate_identifier
 
 revision = "0004"
 down_revision = "0003"
@@ -124,8 +124,8 @@ DOWNGRADE = [
 
 def _role_names() -> tuple[str, str]:
     settings = context.config.attributes.get("mp_settings") or PostgresSettings.load()
-    # Validated as plain identifiers by mp-config, so they can stand in DDL as they are.
-    return settings.ingest_role, settings.research_role
+    # Plain identifiers only, so they can stand in DDL as they are.
+    return validate_identifier(settings.ingest_role), validate_identifier(settings.research_role)
 
 
 def upgrade() -> None:
