@@ -280,6 +280,17 @@ def test_unknown_series_read_as_empty(driver: Driver, method: str) -> None:
         assert driver.read(method, "macro", 987_654, **arguments) == []
 
 
+def test_a_series_of_another_kind_reads_as_empty(driver: Driver, make_series: SeriesMaker) -> None:
+    """A curve series asked for in macro_observations has no rows there: an empty answer, the
+    same as any series without rows (ingest, by contrast, refuses it as wrong_series_kind)."""
+    series = make_series("curve", frequency="daily")
+    driver.ingest("curve", [curve(series, utc(2024, 1), utc(2024, 1, 2), "3M", 4.0)])
+    assert driver.read("as_of", "macro", series, as_of=utc(2024, 2)) == []
+    assert driver.read("latest", "macro", series, as_of=utc(2024, 2)) == []
+    assert driver.read("vintage_dates", "macro", [series]) == {series: []}
+    assert len(driver.read("latest", "curve", series, as_of=utc(2024, 2))) == 1
+
+
 ACCEPTED_INSTANTS = [
     pytest.param(datetime(2024, 3, 1, tzinfo=UTC), id="datetime"),
     pytest.param(pandas.Timestamp("2024-03-01", tz="UTC"), id="pandas-utc"),
