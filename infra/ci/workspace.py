@@ -1,5 +1,6 @@
 """The packages under packages/*/ and the dependency graph between them, read from their
-pyproject.toml files (standard library only: the scripts run before anything is installed).
+pyproject.toml files (the standard library and `packaging`, nox's own dependency: the scripts run
+before anything else is installed).
 
 Which edges count, and why:
 

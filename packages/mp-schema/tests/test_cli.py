@@ -95,3 +95,11 @@ def test_features_on_unmigrated_database_is_a_clear_error(
     assert result.returncode == 1
     assert "is the database migrated" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_importing_main_runs_nothing() -> None:
+    """Importing ``mp_schema.__main__`` does not start the CLI (it would exit the process)."""
+    import importlib
+
+    module = importlib.import_module("mp_schema.__main__")
+    assert callable(module.main)

@@ -28,9 +28,8 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def _from_numpy(name: str, value: Any) -> datetime:
-    import numpy
-
-    if numpy.isnat(value):
+    # The value's own methods suffice: numpy is its caller's dependency, not mp-db's.
+    if str(value) == "NaT":
         raise BadInputError(f"{name} is NaT (not a time); pass a timezone-aware datetime")
     micros = value.astype("datetime64[us]").astype("int64")
     return _EPOCH + int(micros) * _MICROSECOND
