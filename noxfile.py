@@ -143,7 +143,8 @@ def erd(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
-    session.install("ruff>=0.8")
+    # deps_check reads requirements with packaging (nox's own dependency, not ruff's).
+    session.install("ruff>=0.8", "packaging>=24")
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
     session.run("python", str(ROOT / "infra" / "ci" / "deps_check.py"))  # imports vs declared

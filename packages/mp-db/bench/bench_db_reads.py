@@ -181,7 +181,7 @@ def latest_shape(name: str, description: str, ids: Sequence[int], repeats: int =
 
 
 def _backtest_shape(ids: Sequence[int], times: Sequence[datetime], repeats: int) -> ReadShape:
-    query = _Queries.stream(ROW, ids, max(times))
+    query = _Queries.stream(ROW, ids, max(times), None)
     latest = _Queries.latest(ROW, ids, AS_OF, None)
     probes = [{"series_ids": list(latest.parameters["series_ids"]), "as_of": t} for t in times]
     return ReadShape(
@@ -211,8 +211,16 @@ def build_shapes(
     one = backfill.series_ids[:1]
     years = len(backfill.days) / 261
     many = wide.series_ids[:500]
-    cross = _Queries.cross_section(ROW, CROSS_SECTION_DAY, AS_OF)
-    first = _Queries.ranged(ROW, "first_release", series_ids=one, start=None, end=None, as_of=AS_OF)
+    cross = _Queries.cross_section(ROW, CROSS_SECTION_DAY, AS_OF, None, None)
+    first = _Queries.ranged(
+        ROW,
+        "first_release",
+        series_ids=one,
+        start=None,
+        end=None,
+        as_of=AS_OF,
+        ingested_before=None,
+    )
     return [
         as_of_shape(
             "as_of_1_series_full_history",
@@ -283,6 +291,9 @@ def _versions(result: Sequence[Any]) -> set[tuple[Any, ...]]:
     keys: set[tuple[Any, ...]] = set()
     for item in result:
         if isinstance(item, AsOfValue):
+            if item.row is None:
+                keys.add((item.decision_time, item.series_id, None, None))
+                continue
             row: FactRow = item.row
             keys.add((item.decision_time, row.series_id, row.obs_time, row.knowledge_time))
         elif isinstance(item, FactRow):
