@@ -30,6 +30,7 @@ from mp_db._version import __version__
 from mp_db.exceptions import (
     AuthenticationError,
     BadInputError,
+    CatalogConflictError,
     ConfigurationError,
     ConnectionLostError,
     ConstraintViolationError,
@@ -47,6 +48,7 @@ from mp_db.exceptions import (
     StatementTimeoutError,
     StorageFullError,
     TransientError,
+    UnknownTableError,
 )
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
+    "CatalogConflictError",
     "ConfigurationError",
     "ConnectionLostError",
     "ConstraintViolationError",
@@ -96,6 +99,7 @@ __all__ = [
     "StatementTimeoutError",
     "StorageFullError",
     "TransientError",
+    "UnknownTableError",
     "__version__",
     "check_health",
     "check_health_async",

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from mp_config import PostgresSettings
 from mp_db._engines import create_async_db_engine, create_sync_engine
+from mp_db._errors import translate_errors, translate_errors_async
 from mp_db._health import HealthReport, check_health, check_health_async
-from mp_db._ingest import ingest, ingest_async
+from mp_db._ingest import DEFAULT_CHUNK_ROWS, ProgressCallback, ingest, ingest_async
 from mp_db._ingest_sql import IngestReport
 from mp_db._reads import AsyncReader, Reader
 from mp_db._tables import TableRef
+from mp_db._validation import DEFAULT_MAX_ROWS
 from mp_db.exceptions import ConfigurationError
 
 __all__ = ["AsyncDatabase", "Database"]
@@ -76,19 +78,41 @@ class Database(_Lifecycle):
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A connection in a transaction on the primary, committed on success."""
-        with self.engine.begin() as connection:
+        """A connection in a transaction on the primary, committed on success.
+
+        Database errors, inside the block too, arrive as :class:`~mp_db.MpDbError` subclasses.
+        """
+        with translate_errors(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """An ORM session on the primary (commit it yourself)."""
-        with Session(self.engine) as session:
+        """An ORM session on the primary (commit it yourself); errors as in :meth:`begin`."""
+        with translate_errors(), Session(self.engine) as session:
             yield session
 
-    def ingest(self, table: TableRef, rows: Any, **options: Any) -> IngestReport:
-        """Idempotent ingest on the primary; see :func:`mp_db.ingest`."""
-        return ingest(self.engine, table, rows, **options)
+    def ingest(
+        self,
+        table: TableRef,
+        rows: Any,
+        *,
+        default_source: str = "vendor",
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        progress: ProgressCallback | None = None,
+        keep_republications: bool = False,
+    ) -> IngestReport:
+        """Idempotent ingest on the primary; the arguments of :func:`mp_db.ingest`."""
+        return ingest(
+            self.engine,
+            table,
+            rows,
+            default_source=default_source,
+            chunk_rows=chunk_rows,
+            max_rows=max_rows,
+            progress=progress,
+            keep_republications=keep_republications,
+        )
 
     def health(self, *, read: bool = False) -> HealthReport:
         """Health of the primary (or of the read engine's server)."""
@@ -142,19 +166,41 @@ class AsyncDatabase(_Lifecycle):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction on the primary, committed on success."""
-        async with self.engine.begin() as connection:
+        """A connection in a transaction on the primary, committed on success.
+
+        Database errors, inside the block too, arrive as :class:`~mp_db.MpDbError` subclasses.
+        """
+        async with translate_errors_async(), self.engine.begin() as connection:
             yield connection
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """An ORM session on the primary (commit it yourself)."""
-        async with AsyncSession(self.engine) as session:
+        """An ORM session on the primary (commit it yourself); errors as in :meth:`begin`."""
+        async with translate_errors_async(), AsyncSession(self.engine) as session:
             yield session
 
-    async def ingest(self, table: TableRef, rows: Any, **options: Any) -> IngestReport:
-        """Idempotent ingest on the primary; see :func:`mp_db.ingest_async`."""
-        return await ingest_async(self.engine, table, rows, **options)
+    async def ingest(
+        self,
+        table: TableRef,
+        rows: Any,
+        *,
+        default_source: str = "vendor",
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        progress: ProgressCallback | None = None,
+        keep_republications: bool = False,
+    ) -> IngestReport:
+        """Idempotent ingest on the primary; the arguments of :func:`mp_db.ingest_async`."""
+        return await ingest_async(
+            self.engine,
+            table,
+            rows,
+            default_source=default_source,
+            chunk_rows=chunk_rows,
+            max_rows=max_rows,
+            progress=progress,
+            keep_republications=keep_republications,
+        )
 
     async def health(self, *, read: bool = False) -> HealthReport:
         """Health of the primary (or of the read engine's server)."""

@@ -45,6 +45,9 @@ _EXACT: dict[str, type[MpDbError]] = {
     "3F000": SchemaNotReadyError,  # invalid_schema_name
     "3D000": ConfigurationError,  # the database does not exist
 }
+_STATE_HINTS = {
+    "3D000": "check MP_PG_DATABASE, or create the database with `python3 -m nox -s up`",
+}
 _CLASSES: dict[str, type[MpDbError]] = {
     "08": ConnectionLostError,
     "23": ConstraintViolationError,
@@ -52,6 +55,29 @@ _CLASSES: dict[str, type[MpDbError]] = {
     "28": AuthenticationError,
     "53": StorageFullError,
 }
+
+
+# libpq reports a refused connection (the server's FATAL during startup) without a SQLSTATE, so
+# psycopg's OperationalError carries none: the server's message is all there is to tell a wrong
+# password (never transient) from a server that is down (transient). asyncpg has the SQLSTATE.
+_STARTUP_FATAL: tuple[tuple[str, str], ...] = (
+    ("password authentication failed", "28P01"),
+    ("no pg_hba.conf entry", "28000"),
+    ("role ", "28000"),  # role "x" does not exist / is not permitted to log in
+    ("authentication failed", "28000"),
+    ("permission denied for database", "42501"),
+    ("does not exist", "3D000"),  # database "x" does not exist
+)
+
+
+def _startup_sqlstate(message: str) -> str | None:
+    if "FATAL:" not in message:
+        return None
+    fatal = message.split("FATAL:", 1)[1]
+    for fragment, state in _STARTUP_FATAL:
+        if fragment in fatal:
+            return state
+    return None
 
 
 def _sqlstate(original: BaseException | None) -> str | None:
@@ -82,6 +108,9 @@ def _from_state(state: str, message: str, original: BaseException | None) -> MpD
     kind = _EXACT.get(state) or _CLASSES.get(state[:2])
     if kind is ConstraintViolationError:
         return ConstraintViolationError(message, sqlstate=state, constraint=_constraint(original))
+    hint = _STATE_HINTS.get(state)
+    if hint is not None:
+        message = f"{message} -- {hint}"
     if kind is not None:
         return kind(message, sqlstate=state)
     return MpDbError(message, sqlstate=state)
@@ -104,8 +133,8 @@ def classify_error(error: BaseException) -> MpDbError | None:
         return PoolTimeoutError(f"no database connection available: {_first_line(error)}")
     if isinstance(error, sa_exc.DBAPIError):
         original = error.orig
-        state = _sqlstate(original)
         message = _first_line(error)
+        state = _sqlstate(original) or _startup_sqlstate(message)
         if error.connection_invalidated and state not in _EXACT:
             return ConnectionLostError(f"connection lost: {message}", sqlstate=state)
         if state is not None:

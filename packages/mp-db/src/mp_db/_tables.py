@@ -7,6 +7,7 @@ from functools import cache
 
 from sqlalchemy import Table
 
+from mp_db.exceptions import UnknownTableError
 from mp_schema import FACT_TABLES, fact_spec, fact_table_for
 from mp_schema.enums import SeriesKind
 from mp_schema.models import FactSpec
@@ -104,7 +105,8 @@ def resolve_table(ref: TableRef) -> FactTable:
     """The fact table ``ref`` names.
 
     Raises:
-        KeyError: ``ref`` names no fact table (the message lists the valid names).
+        UnknownTableError: ``ref`` names no fact table (the message lists the valid names); an
+            :class:`~mp_db.MpDbError` and a ``KeyError``.
     """
     if isinstance(ref, Table):
         name = ref.name
@@ -115,5 +117,7 @@ def resolve_table(ref: TableRef) -> FactTable:
     else:
         name = str(ref).removeprefix("mp.")
     if name not in FACT_TABLES:
-        raise KeyError(f"{ref!r} is not a fact table; use one of: {', '.join(FACT_TABLES)}")
+        raise UnknownTableError(
+            f"{ref!r} is not a fact table; use one of: {', '.join(FACT_TABLES)}"
+        )
     return _by_name(name)

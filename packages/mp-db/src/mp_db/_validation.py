@@ -52,6 +52,7 @@ PROBLEM_CODES: dict[str, str] = {
 }
 
 _TENOR = re.compile(r"ON|TN|SN|[1-9][0-9]{0,2}[DWMY]")
+_TENOR_FORMAT = "a tenor: ON, TN, SN or a number and D/W/M/Y, e.g. 3M, 10Y (upper case)"
 _ENUMS: dict[str, frozenset[str]] = {
     "knowledge_time_source": frozenset(member.value for member in KnowledgeTimeSource),
     "status": frozenset(member.value for member in ReleaseStatus),
@@ -172,6 +173,7 @@ class _RowChecker:
         *,
         allowed: frozenset[str] | None = None,
         pattern: re.Pattern[str] | None = None,
+        expected: str = "a valid code",
     ) -> str | None:
         if value is None:
             self.problem(
@@ -196,7 +198,7 @@ class _RowChecker:
             )
             return None
         if pattern is not None and not pattern.fullmatch(text):
-            self.problem(column, "bad_format", f"{column} {text[:40]!r} is not a valid code")
+            self.problem(column, "bad_format", f"{column} {text[:40]!r} is not {expected}")
             return None
         return text
 
@@ -239,7 +241,9 @@ def _check_row(
         if entity == "instrument_id":
             values[entity] = check.integer(entity, data.get(entity, 0), minimum=0)
         elif entity == "tenor":
-            values[entity] = check.text(entity, data.get(entity), pattern=_TENOR)
+            values[entity] = check.text(
+                entity, data.get(entity), pattern=_TENOR, expected=_TENOR_FORMAT
+            )
         else:
             values[entity] = check.text(entity, data.get(entity), allowed=_ENUMS.get(entity))
     for column in table.values:
