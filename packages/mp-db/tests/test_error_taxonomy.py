@@ -22,6 +22,7 @@ from mp_db import (
     RetryPolicy,
     SchemaNotReadyError,
     ServerUnavailableError,
+    SourceSpec,
     TransientError,
     UnknownTableError,
     run_with_retry,
@@ -31,6 +32,7 @@ from mp_testing.native import free_port
 
 WHEN = datetime(2024, 1, 2, tzinfo=UTC)
 WRONG = "wrong-secret-pw"
+SOURCE = SourceSpec(code="test", name="Test", source_type="vendor", vintage_capability="full")
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.01)
 
 
@@ -57,6 +59,8 @@ def _sync_entry_points(db: Database) -> dict[str, Callable[[], object]]:
         "ingest": lambda: db.ingest("macro_observations", [_row()]),
         "latest": lambda: db.reader.latest("macro_observations", [1], as_of=WHEN),
         "health": db.health,
+        "catalog": lambda: db.catalog.ensure_sources([SOURCE]),
+        "lookup": lambda: db.catalog.source_ids(["test"]),
     }
 
 
@@ -75,10 +79,12 @@ def _async_entry_points(db: AsyncDatabase) -> dict[str, Callable[[], Awaitable[o
         "ingest": lambda: db.ingest("macro_observations", [_row()]),
         "latest": lambda: db.reader.latest("macro_observations", [1], as_of=WHEN),
         "health": db.health,
+        "catalog": lambda: db.catalog.ensure_sources([SOURCE]),
+        "lookup": lambda: db.catalog.source_ids(["test"]),
     }
 
 
-ENTRY_POINTS = ["begin", "session", "ingest", "latest", "health"]
+ENTRY_POINTS = ["begin", "session", "ingest", "latest", "health", "catalog", "lookup"]
 
 
 def _sync_error(settings: PostgresSettings, entry: str) -> MpDbError:

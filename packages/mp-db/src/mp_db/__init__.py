@@ -2,6 +2,14 @@
 
 from mp_db._arguments import BEGINNING, END_OF_TIME
 from mp_db._cutoff import Cutoff
+from mp_db._catalog import (
+    AsyncCatalog,
+    Catalog,
+    InstrumentSpec,
+    SeriesRecord,
+    SeriesSpec,
+    SourceSpec,
+)
 from mp_db._database import AsyncDatabase, Database
 from mp_db._engines import create_async_db_engine, create_sync_engine, session_parameters
 from mp_db._errors import classify_error, translate_errors
@@ -60,10 +68,12 @@ __all__ = [
     "ROW_TYPES",
     "AlfredInterval",
     "AsOfValue",
+    "AsyncCatalog",
     "AsyncDatabase",
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
+    "Catalog",
     "CatalogConflictError",
     "ConfigurationError",
     "ConnectionLostError",
@@ -77,6 +87,7 @@ __all__ = [
     "IngestProgress",
     "IngestReport",
     "IngestValidationError",
+    "InstrumentSpec",
     "LockTimeoutError",
     "MacroObservationRow",
     "MarketBarRow",
@@ -94,8 +105,11 @@ __all__ = [
     "RowProblem",
     "SchemaNotReadyError",
     "SerializationError",
+    "SeriesRecord",
+    "SeriesSpec",
     "ServerUnavailableError",
     "SignalValueRow",
+    "SourceSpec",
     "StatementTimeoutError",
     "StorageFullError",
     "TransientError",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from mp_config import PostgresSettings
+from mp_db._catalog import AsyncCatalog, Catalog
 from mp_db._engines import create_async_db_engine, create_sync_engine
 from mp_db._errors import translate_errors, translate_errors_async
 from mp_db._health import HealthReport, check_health, check_health_async
@@ -75,6 +76,11 @@ class Database(_Lifecycle):
     def reader(self) -> Reader:
         """Point-in-time reads on the read engine."""
         return Reader(self.read_engine)
+
+    @property
+    def catalog(self) -> Catalog:
+        """Register and look up sources, instruments and series on the primary."""
+        return Catalog(self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -163,6 +169,11 @@ class AsyncDatabase(_Lifecycle):
     def reader(self) -> AsyncReader:
         """Point-in-time reads on the read engine."""
         return AsyncReader(self.read_engine)
+
+    @property
+    def catalog(self) -> AsyncCatalog:
+        """Register and look up sources, instruments and series on the primary."""
+        return AsyncCatalog(self.engine)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
