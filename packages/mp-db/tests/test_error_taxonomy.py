@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from conftest import run
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from mp_config import PostgresSettings
@@ -37,7 +36,9 @@ FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.01)
 
 
 def _wrong_password(settings: PostgresSettings) -> PostgresSettings:
-    return settings.model_copy(update={"password": SecretStr(WRONG)})
+    return PostgresSettings.load(
+        env_file=None, **settings.model_dump(exclude={"password"}), password=WRONG
+    )
 
 
 def _row() -> dict[str, Any]:

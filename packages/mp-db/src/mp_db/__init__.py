@@ -18,6 +18,15 @@ from mp_db._health import HealthReport, check_health, check_health_async, durabi
 from mp_db._ingest import DEFAULT_CHUNK_ROWS, ingest, ingest_async
 from mp_db._ingest_sql import IngestProgress, IngestReport
 from mp_db._reads import AsyncReader, Query, Reader, join_as_of
+from mp_db._release import (
+    BusinessCalendar,
+    HolidayCalendar,
+    Weekdays,
+    add_business_days,
+    next_business_day,
+    release_knowledge_time,
+    series_knowledge_time,
+)
 from mp_db._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry, run_with_retry_async
 from mp_db._rows import (
     ROW_TYPES,
@@ -73,6 +82,7 @@ __all__ = [
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
+    "BusinessCalendar",
     "Catalog",
     "CatalogConflictError",
     "ConfigurationError",
@@ -84,6 +94,7 @@ __all__ = [
     "FactRow",
     "FactTable",
     "HealthReport",
+    "HolidayCalendar",
     "IngestProgress",
     "IngestReport",
     "IngestValidationError",
@@ -114,7 +125,9 @@ __all__ = [
     "StorageFullError",
     "TransientError",
     "UnknownTableError",
+    "Weekdays",
     "__version__",
+    "add_business_days",
     "check_health",
     "check_health_async",
     "classify_error",
@@ -124,9 +137,12 @@ __all__ = [
     "ingest",
     "ingest_async",
     "join_as_of",
+    "next_business_day",
+    "release_knowledge_time",
     "resolve_table",
     "run_with_retry",
     "run_with_retry_async",
+    "series_knowledge_time",
     "session_parameters",
     "to_frame",
     "translate_errors",
