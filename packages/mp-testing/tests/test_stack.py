@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from mp_config import PostgresSettings, RedisSettings
+from mp_testing.exceptions import MpTestingError
 from mp_testing.native import free_port, service_os_user
 from mp_testing.stack import (
     NativeStack,
     ServiceStatus,
     ensure_env_file,
     is_secret_variable,
+    placeholder_secrets,
     render_table,
+    stack_up,
 )
+from mp_testing.stack._cli import main
 from mp_testing.stack._status import postgres_status, redis_status
 
 TEMPLATE = (
@@ -113,3 +119,47 @@ def test_native_stack_refuses_remote_hosts(tmp_path: Path) -> None:
     stack = NativeStack(tmp_path, postgres, RedisSettings.load(env_file=None), tmp_path)
     with pytest.raises(StackError, match="MP_PG_HOST"):
         stack.up(lambda message: None)
+
+
+def _placeholder_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("MP_"):
+            monkeypatch.delenv(name)
+    (tmp_path / ".env.example").write_text(TEMPLATE)
+    (tmp_path / ".env").write_text(
+        f"MP_PG_PORT={free_port()}\nMP_PG_PASSWORD=change-me\nMP_REDIS_PORT={free_port()}\n"
+        "MP_REDIS_PASSWORD=a-real-one\nMP_STACK_BACKEND=compose\n"
+    )
+    return tmp_path
+
+
+def test_up_warns_loudly_about_placeholder_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .env copied by hand keeps change-me: up says so, naming the variable, before it
+    starts anything (here compose, which then fails: no Docker engine is needed to see it)."""
+    project = _placeholder_project(tmp_path, monkeypatch)
+    assert placeholder_secrets(project / ".env") == ["MP_PG_PASSWORD"]
+    messages: list[str] = []
+    with contextlib.suppress(MpTestingError):
+        stack_up(project, progress=messages.append)
+    warning = messages[0]
+    assert warning.startswith("\n" + "!" * 78)
+    assert "WARNING: MP_PG_PASSWORD is still the placeholder 'change-me'" in warning
+    assert "MP_REDIS_PASSWORD" not in warning
+
+
+def test_status_reports_placeholder_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status prints the table, then the placeholder warning (the environment counts too)."""
+    project = _placeholder_project(tmp_path, monkeypatch)
+    monkeypatch.setenv("MP_S3_SECRET_ACCESS_KEY", "change-me")
+    assert main(["--project-dir", str(project), "status"]) == 1  # nothing runs: DOWN
+    output = capsys.readouterr().out
+    assert "postgresql" in output
+    assert "MP_PG_PASSWORD, MP_S3_SECRET_ACCESS_KEY are still the placeholder" in output
+    (project / ".env").write_text("MP_PG_PASSWORD=fresh-and-random\n")
+    monkeypatch.delenv("MP_S3_SECRET_ACCESS_KEY")
+    main(["--project-dir", str(project), "status"])
+    assert "placeholder" not in capsys.readouterr().out

@@ -1,6 +1,11 @@
 """The local stack: ``up``, ``down`` and ``status`` for the compose and native backends."""
 
-from mp_testing.stack._env_file import ensure_env_file, is_secret_variable
+from mp_testing.stack._env_file import (
+    ensure_env_file,
+    is_secret_variable,
+    placeholder_secrets,
+    placeholder_warning,
+)
 from mp_testing.stack._native import NativeStack, missing_prerequisites, run_installer
 from mp_testing.stack._stack import StackConfig, choose_backend, stack_down, stack_status, stack_up
 from mp_testing.stack._status import ServiceStatus, render_table
@@ -13,6 +18,8 @@ __all__ = [
     "ensure_env_file",
     "is_secret_variable",
     "missing_prerequisites",
+    "placeholder_secrets",
+    "placeholder_warning",
     "render_table",
     "run_installer",
     "stack_down",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mp_testing.exceptions import MpTestingError
+from mp_testing.stack._env_file import placeholder_warning
 from mp_testing.stack._native import run_installer
 from mp_testing.stack._stack import (
     StackConfig,
@@ -55,8 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "install":
             run_installer(say)
         else:
-            statuses = stack_status(StackConfig.load(project_dir, arguments.env_file))
+            config = StackConfig.load(project_dir, arguments.env_file)
+            statuses = stack_status(config)
             print(render_table(statuses))
+            warning = placeholder_warning(config.env_file)
+            if warning is not None:
+                print(f"mp-stack: {warning}")
             return 0 if stack_healthy(statuses) else 1
     except MpTestingError as error:
         print(f"mp-stack: {error}", file=sys.stderr)

@@ -11,7 +11,16 @@ import re
 import secrets
 from pathlib import Path
 
-__all__ = ["ensure_env_file", "is_secret_variable"]
+__all__ = [
+    "PLACEHOLDERS",
+    "ensure_env_file",
+    "is_secret_variable",
+    "placeholder_secrets",
+    "placeholder_warning",
+]
+
+#: Values .env.example ships for secrets: fine in the template, never in a working .env.
+PLACEHOLDERS = frozenset({"change-me", "changeme", "change_me"})
 
 _ASSIGNMENT = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 _SECRET_SUFFIXES = ("_PASSWORD", "_SECRET_ACCESS_KEY", "_SECRET")
@@ -43,3 +52,37 @@ def ensure_env_file(env_file: Path, template: Path) -> bool:
     with os.fdopen(descriptor, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return True
+
+
+def placeholder_secrets(env_file: Path) -> list[str]:
+    """Secret variables still set to a placeholder (``change-me``), in ``env_file`` or in the
+    environment (which wins over the file, as for every settings class).
+
+    A ``.env`` copied by hand from ``.env.example`` keeps them; ``mp-stack up`` warns loudly and
+    ``status`` reports them.
+    """
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        for line in env_file.read_text(errors="replace").splitlines():
+            match = _ASSIGNMENT.match(line.strip())
+            if match and is_secret_variable(match.group("name")):
+                values[match.group("name")] = match.group("value").strip().strip("'\"")
+    for name, value in os.environ.items():
+        if name.startswith("MP_") and is_secret_variable(name):
+            values[name] = value
+    return sorted(name for name, value in values.items() if value.lower() in PLACEHOLDERS)
+
+
+def placeholder_warning(env_file: Path) -> str | None:
+    """The warning for :func:`placeholder_secrets`, or ``None`` when there is nothing to say."""
+    names = placeholder_secrets(env_file)
+    if not names:
+        return None
+    return (
+        f"WARNING: {', '.join(names)} {'is' if len(names) == 1 else 'are'} still the"
+        " placeholder 'change-me' from .env.example"
+        f" (in {env_file} or the environment): anyone who has read the template knows them."
+        " Put real secrets there, or delete that .env and run `python3 -m nox -s up`, which"
+        " writes one with fresh random passwords (for an existing stack, change the passwords"
+        " of its roles too)."
+    )

@@ -24,7 +24,7 @@ from mp_config import (
 from mp_testing._docker import docker_engine_available
 from mp_testing.exceptions import StackError
 from mp_testing.stack._compose import ComposeStack, compose_command
-from mp_testing.stack._env_file import ensure_env_file
+from mp_testing.stack._env_file import ensure_env_file, placeholder_warning
 from mp_testing.stack._native import NativeStack
 from mp_testing.stack._status import (
     ServiceStatus,
@@ -183,6 +183,9 @@ def stack_up(
             f"created {env_path} from .env.example with fresh random passwords (git ignores it)"
         )
     config = StackConfig.load(project_dir, env_path)
+    warning = placeholder_warning(env_path)
+    if warning is not None:
+        progress(_loud(warning))
     backend = choose_backend(config)
     progress(f"backend: {backend}")
     if backend == "compose":
@@ -196,9 +199,16 @@ def stack_up(
         time.sleep(1.0)
         statuses = stack_status(config, backend)
     progress("status:\n" + render_table(statuses))
+    if warning is not None:
+        progress(_loud(warning))  # again, after the long output of starting the servers
     if not stack_healthy(statuses):
         raise StackError("the stack is not healthy: see the table above")
     return statuses
+
+
+def _loud(message: str) -> str:
+    bar = "!" * 78
+    return f"\n{bar}\n{message}\n{bar}"
 
 
 def stack_down(
