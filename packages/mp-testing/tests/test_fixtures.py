@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mp_config import PostgresSettings, RedisSettings
+from mp_testing._docker import docker_engine_available
 from mp_testing.fixtures import TestDatabase
 
 
@@ -112,7 +113,8 @@ def test_native_backend_can_be_forced(pytester: pytest.Pytester) -> None:
 
 
 def test_unavailable_service_skips_or_fails(pytester: pytest.Pytester) -> None:
-    """With no usable backend, tests skip with the reason, or fail when services are required."""
+    """A configured server that does not answer fails the tests that need it, required or not;
+    one that is not configured and cannot be had skips them, or fails when required."""
     pytester.makepyfile(
         """
         def test_needs_db(mp_postgres_server):
@@ -123,9 +125,46 @@ def test_unavailable_service_skips_or_fails(pytester: pytest.Pytester) -> None:
     pytester._monkeypatch.setenv("MP_ENV_FILE", "")
     pytester._monkeypatch.setenv("MP_PG_PORT", "1")
     pytester._monkeypatch.setenv("MP_TESTING_REQUIRE_SERVICES", "false")
+    configured = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    configured.assert_outcomes(errors=1)
+    configured.stdout.fnmatch_lines(["*no PostgreSQL with TimescaleDB*"])
+    if docker_engine_available():
+        pytest.skip("a Docker engine answers here: the container backend would not fail")
+    pytester._monkeypatch.delenv("MP_PG_PORT")
+    pytester._monkeypatch.setenv("MP_TESTING_BACKEND", "container")
     skipped = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
     skipped.assert_outcomes(skipped=1)
-    skipped.stdout.fnmatch_lines(["*no PostgreSQL with TimescaleDB*"])
+    skipped.stdout.fnmatch_lines(["*no Docker engine answers*"])
     pytester._monkeypatch.setenv("MP_TESTING_REQUIRE_SERVICES", "true")
     failed = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     failed.assert_outcomes(errors=1)
+
+
+def test_connector_fixtures_from_the_readme(pytester: pytest.Pytester) -> None:
+    """The README's conftest.py: mp_db_client on a migrated database, mp_source registered
+    from an overridden mp_source_spec, mp_redis with its own prefix."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        from mp_db import SourceSpec
+
+
+        @pytest.fixture
+        def mp_source_spec() -> SourceSpec:
+            return SourceSpec(
+                code="cftc", name="CFTC", source_type="regulator", vintage_capability="not_revised"
+            )
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_registered(mp_db_client, mp_source, mp_redis):
+            assert mp_db_client.catalog.source_ids(["cftc"]) == {"cftc": mp_source}
+            assert mp_db_client.health().schema_revision is not None
+            assert mp_redis.key_prefix.startswith("mp-test:")
+        """
+    )
+    pytester._monkeypatch.setenv("MP_TESTING_BACKEND", "native")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -12,6 +12,7 @@ Three backends, tried in this order by ``auto``:
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from mp_config import ConfigError, PostgresSettings
-from mp_testing._backends import first_working, run_closers
+from mp_testing._backends import USED, first_working, run_closers
 from mp_testing._docker import docker_engine_available
-from mp_testing._settings import TestingSettings
+from mp_testing._settings import TestingSettings, configured_by
 from mp_testing.exceptions import ServiceUnavailableError
 from mp_testing.native import PostgresCluster, free_port, service_os_user
 
@@ -235,6 +236,8 @@ def _native() -> PostgresServer:
     root.chmod(0o711)
     cluster = PostgresCluster(root / "cluster", free_port(), durable=False, os_user=user)
     server = PostgresServer(backend="native", settings=PostgresSettings.load(env_file=None))
+    # Closers run newest first: the cluster, then the folder mkdtemp made around it.
+    server._closers.append(lambda: shutil.rmtree(root, ignore_errors=True))
     server._closers.append(cluster.destroy)
     try:
         cluster.start()
@@ -261,7 +264,7 @@ def provide_postgres(testing: TestingSettings) -> PostgresServer:
     Raises:
         ServiceUnavailableError: no backend worked; the message lists why each one failed.
     """
-    return first_working(
+    server = first_working(
         testing.backend,
         {
             "settings": _from_settings,
@@ -269,4 +272,10 @@ def provide_postgres(testing: TestingSettings) -> PostgresServer:
             "native": _native,
         },
         "PostgreSQL with TimescaleDB",
+        configured=configured_by("MP_PG_"),
     )
+    USED["PostgreSQL"] = (
+        f"{server.backend} at {server.settings.display_url()} (PostgreSQL "
+        f"{server.server_version}, TimescaleDB {server.timescaledb_version})"
+    )
+    return server

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mp_config import ConfigError, RedisSettings
-from mp_testing._backends import first_working, run_closers
+from mp_testing._backends import USED, first_working, run_closers
 from mp_testing._docker import docker_engine_available
-from mp_testing._settings import TestingSettings
+from mp_testing._settings import TestingSettings, configured_by
 from mp_testing.exceptions import ServiceUnavailableError
 from mp_testing.native import RedisServer, RespError, free_port, redis_command
 
@@ -149,7 +149,7 @@ def provide_redis(testing: TestingSettings) -> RedisHandle:
     Raises:
         ServiceUnavailableError: no backend worked; the message lists why each one failed.
     """
-    return first_working(
+    handle = first_working(
         testing.backend,
         {
             "settings": _from_settings,
@@ -157,4 +157,7 @@ def provide_redis(testing: TestingSettings) -> RedisHandle:
             "native": _native,
         },
         "Redis",
+        configured=configured_by("MP_REDIS_"),
     )
+    USED["Redis"] = f"{handle.backend} at {handle.settings.display_url()} (Redis {handle.version})"
+    return handle

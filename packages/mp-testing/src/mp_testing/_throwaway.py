@@ -7,6 +7,7 @@ native cluster or redis-server in a temporary folder on a free port, destroyed a
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,10 +59,13 @@ class ThrowawayPostgres:
         return int(str(row[0])) if row else 0
 
     def destroy(self) -> None:
-        """Stop and delete the primary and its standbys."""
-        for standby in self.standbys:
-            standby.destroy()
-        self.cluster.destroy()
+        """Stop and delete the primary, its standbys and the folder that holds them."""
+        try:
+            for standby in self.standbys:
+                standby.destroy()
+            self.cluster.destroy()
+        finally:
+            shutil.rmtree(self.cluster.root.parent, ignore_errors=True)
 
 
 def start_throwaway_postgres(
@@ -107,5 +111,6 @@ def start_throwaway_postgres(
             migrate(pg)
     except Exception:
         cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
         raise
     return ThrowawayPostgres(cluster=cluster, settings=pg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,15 +25,18 @@ import pytest
 from mp_config import PostgresSettings, RedisSettings, reset_settings
 from mp_testing._postgres_server import PostgresServer, provide_postgres, read_license
 from mp_testing._redis_server import RedisHandle, delete_prefix, provide_redis
-from mp_testing._settings import TestingSettings
+from mp_testing._settings import BACKENDS, TestingSettings, configured_by
 from mp_testing._throwaway import ThrowawayPostgres, start_throwaway_postgres
 from mp_testing.exceptions import MpTestingError
 from mp_testing.native import RedisClusterProcesses, free_cluster_port
 
 __all__ = [
+    "BACKEND_OPTION",
     "LICENSE_MARKER",
     "TestDatabase",
+    "chosen_backend",
     "mp_database",
+    "mp_db_client",
     "mp_empty_database",
     "mp_migrate",
     "mp_pg_settings",
@@ -40,6 +44,8 @@ __all__ = [
     "mp_redis",
     "mp_redis_cluster",
     "mp_redis_server",
+    "mp_source",
+    "mp_source_spec",
     "mp_template_database",
     "mp_testing_settings",
     "mp_throwaway_postgres",
@@ -80,17 +86,50 @@ class TestDatabase:
         return self.server.connect(self.name)
 
 
-def _unavailable(testing: TestingSettings, error: Exception) -> NoReturn:
+def _unavailable(testing: TestingSettings, error: Exception, prefix: str | None = None) -> NoReturn:
     reason = str(error)
+    configured = prefix is not None and configured_by(prefix) is not None
+    # A configured server that does not answer is a failure, never a skip.
+    fail = testing.require_services or (configured and testing.backend in ("auto", "settings"))
     if testing.require_services:
-        pytest.fail(f"MP_TESTING_REQUIRE_SERVICES is set and {reason}", pytrace=False)
-    pytest.skip(reason)
+        reason = f"MP_TESTING_REQUIRE_SERVICES is set and {reason}"
+    try:
+        if fail:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    except (pytest.fail.Exception, pytest.skip.Exception) as outcome:
+        raise outcome from None  # the reason says it all; no "during handling" repeat
+
+
+#: The ini option (and ``--mp-testing-backend``) that chooses the backend in a repository's
+#: pytest configuration; ``MP_TESTING_BACKEND`` in the environment wins over the ini option.
+BACKEND_OPTION = "mp_testing_backend"
+
+
+def chosen_backend(config: pytest.Config) -> tuple[str, str]:
+    """The backend this run uses and what chose it (option, environment, ini or default)."""
+    given = config.getoption(BACKEND_OPTION, default=None)
+    if given:
+        return str(given), "--mp-testing-backend"
+    if os.environ.get("MP_TESTING_BACKEND"):
+        return os.environ["MP_TESTING_BACKEND"], "MP_TESTING_BACKEND"
+    ini = str(config.getini(BACKEND_OPTION) or "").strip()
+    if ini:
+        if ini not in BACKENDS:
+            raise pytest.UsageError(
+                f"{BACKEND_OPTION} = {ini!r} in the pytest configuration; use one of "
+                + ", ".join(BACKENDS)
+            )
+        return ini, f"{BACKEND_OPTION} (ini)"
+    return TestingSettings.load().backend, "MP_TESTING_* settings (default auto)"
 
 
 @pytest.fixture(scope="session")
-def mp_testing_settings() -> TestingSettings:
-    """The fixtures' own settings (``MP_TESTING_*``)."""
-    return TestingSettings.load()
+def mp_testing_settings(request: pytest.FixtureRequest) -> TestingSettings:
+    """The fixtures' own settings (``MP_TESTING_*``; the backend as the header printed it)."""
+    settings = TestingSettings.load()
+    backend, _ = chosen_backend(request.config)
+    return settings.model_copy(update={"backend": backend})
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +138,7 @@ def mp_postgres_server(mp_testing_settings: TestingSettings) -> Iterator[Postgre
     try:
         server = provide_postgres(mp_testing_settings)
     except MpTestingError as error:
-        _unavailable(mp_testing_settings, error)
+        _unavailable(mp_testing_settings, error, "MP_PG_")
     try:
         yield server
     finally:
@@ -194,13 +233,50 @@ def mp_pg_settings(mp_database: TestDatabase) -> PostgresSettings:
     return mp_database.settings
 
 
+@pytest.fixture
+def mp_db_client(mp_pg_settings: PostgresSettings) -> Iterator[Any]:
+    """An ``mp_db.Database`` on this test's fresh, migrated database, closed afterwards
+    (needs mp-db installed)."""
+    Database = _mp_db().Database  # noqa: N806 - a class
+    database = Database(mp_pg_settings)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def mp_source_spec() -> Any:
+    """The source :func:`mp_source` registers; override it in a connector's ``conftest.py``."""
+    return _mp_db().SourceSpec(
+        code="test_source", name="Test source", source_type="vendor", vintage_capability="full"
+    )
+
+
+@pytest.fixture
+def mp_source(mp_db_client: Any, mp_source_spec: Any) -> int:
+    """The id of :func:`mp_source_spec`, registered in this test's database."""
+    [source_id] = mp_db_client.catalog.ensure_sources([mp_source_spec])
+    return int(source_id)
+
+
+def _mp_db() -> Any:
+    # mp-db depends on mp-testing for its own tests; importing it lazily keeps the dependency
+    # one-way (only these fixtures need it).
+    try:
+        import mp_db
+    except ImportError:  # pragma: no cover - mp-db is installed wherever these run
+        pytest.fail("mp_db_client and mp_source need mp-db: pip install mp-db", pytrace=False)
+    return mp_db
+
+
 @pytest.fixture(scope="session")
 def mp_redis_server(mp_testing_settings: TestingSettings) -> Iterator[RedisHandle]:
     """A Redis for the session; skipped (or failed) if none can be had."""
     try:
         handle = provide_redis(mp_testing_settings)
     except MpTestingError as error:
-        _unavailable(mp_testing_settings, error)
+        _unavailable(mp_testing_settings, error, "MP_REDIS_")
     try:
         yield handle
     finally:
@@ -232,6 +308,7 @@ def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSett
         )
         processes.start()
     except MpTestingError as error:
+        shutil.rmtree(root, ignore_errors=True)
         _unavailable(mp_testing_settings, error)
     try:
         yield RedisSettings.load(

@@ -16,17 +16,22 @@ from typing import Any
 
 import pytest
 
+from mp_testing._backends import USED
 from mp_testing._scenarios import (
     mp_scenario_metrics,
     record_outcome,
     select_scenarios,
     write_report,
 )
+from mp_testing._settings import BACKENDS, configured_by
 from mp_testing.fixtures import (
+    BACKEND_OPTION,
     LICENSE_MARKER,
     _mp_license_gate,
     _mp_reset_settings,
+    chosen_backend,
     mp_database,
+    mp_db_client,
     mp_empty_database,
     mp_migrate,
     mp_pg_settings,
@@ -34,6 +39,8 @@ from mp_testing.fixtures import (
     mp_redis,
     mp_redis_cluster,
     mp_redis_server,
+    mp_source,
+    mp_source_spec,
     mp_template_database,
     mp_testing_settings,
     mp_throwaway_postgres,
@@ -42,6 +49,7 @@ from mp_testing.fixtures import (
 
 __all__ = [
     "mp_database",
+    "mp_db_client",
     "mp_empty_database",
     "mp_migrate",
     "mp_pg_settings",
@@ -50,6 +58,8 @@ __all__ = [
     "mp_redis_cluster",
     "mp_redis_server",
     "mp_scenario_metrics",
+    "mp_source",
+    "mp_source_spec",
     "mp_template_database",
     "mp_testing_settings",
     "mp_throwaway_postgres",
@@ -57,8 +67,10 @@ __all__ = [
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_sessionfinish",
+    "pytest_terminal_summary",
 ]
 
 # Autouse fixtures are registered by being names in this module.
@@ -66,13 +78,49 @@ _AUTOUSE = (_mp_license_gate, _mp_reset_settings)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--reliability``: run the reliability scenarios (and only them)."""
+    """``--reliability``: run the reliability scenarios (and only them); ``--mp-testing-backend``
+    and the ``mp_testing_backend`` ini option: where the servers come from."""
     parser.addoption(
         "--reliability",
         action="store_true",
         default=False,
         help="run only reliability scenarios, slow ones included",
     )
+    group = parser.getgroup("mp-testing", "mp-testing: real PostgreSQL/TimescaleDB and Redis")
+    group.addoption(
+        "--mp-testing-backend",
+        dest=BACKEND_OPTION,
+        choices=BACKENDS,
+        default=None,
+        help="where the test servers come from (overrides MP_TESTING_BACKEND and the ini option)",
+    )
+    parser.addini(
+        BACKEND_OPTION,
+        help="where the test servers come from: " + ", ".join(BACKENDS) + " (default auto)",
+        default="",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say where the servers will come from, before any test runs."""
+    backend, chosen_by = chosen_backend(config)
+    lines = [f"mp-testing: backend {backend} (from {chosen_by})"]
+    for service, prefix in (("PostgreSQL", "MP_PG_"), ("Redis", "MP_REDIS_")):
+        where = configured_by(prefix)
+        if backend == "auto" and where is not None:
+            rule = f"configured ({where}): that server only, a failure if it does not answer"
+        elif backend == "auto":
+            rule = "not configured: default address, else a container, else a throwaway server"
+        else:
+            rule = f"{backend} only"
+        lines.append(f"  {service}: {rule}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which servers the session used (nothing when no test needed one)."""
+    for service, description in sorted(USED.items()):
+        terminalreporter.write_line(f"mp-testing: {service} was {description}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

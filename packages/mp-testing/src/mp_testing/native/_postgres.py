@@ -8,6 +8,7 @@ temporary folder, free ports). Fault tests stop, crash and restart these cluster
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -218,6 +219,9 @@ class PostgresCluster:
                 f"port {self.port} on {self.host} is already taken by another program",
                 hint="set MP_PG_PORT to a free port (in .env) or stop the other program",
             )
+        # pg_ctl start -W returns once the postmaster is forked; readiness is then polled
+        # (a connection that answers), so a loaded machine costs time, never a false failure:
+        # pg_ctl's own -w/-t waited a fixed time and once gave up on a server ready in 3 ms.
         try:
             run_as(
                 [
@@ -227,9 +231,7 @@ class PostgresCluster:
                     str(self.data_dir),
                     "-l",
                     str(self.log_file),
-                    "-w",
-                    "-t",
-                    str(round(timeout)),
+                    "-W",
                 ],
                 self.os_user,
                 step="start PostgreSQL",
@@ -245,12 +247,33 @@ class PostgresCluster:
             ) from error
         self.wait_ready(timeout)
 
+    def _postmaster_alive(self) -> bool | None:
+        """True/False when postmaster.pid names a live/dead process; None before it exists."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # alive, owned by another user
+        return True
+
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Block until a superuser connection succeeds (recovery finished)."""
+        """Poll until a superuser connection succeeds (recovery finished), as pg_isready does.
+
+        Returns as soon as the server answers; fails at once (with the log's tail) when the
+        postmaster has exited, and only after ``timeout`` seconds when it runs but never
+        answers.
+        """
         import psycopg
 
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         last_error = ""
+        delay = 0.01
         while time.monotonic() < deadline:
             try:
                 with self.connect_admin() as connection:
@@ -258,7 +281,17 @@ class PostgresCluster:
                 return
             except psycopg.Error as error:
                 last_error = str(error).strip()
-                time.sleep(0.1)
+            alive = self._postmaster_alive()
+            # No pid file for 5 s after pg_ctl returned, or a dead pid: the server is gone.
+            if alive is False or (alive is None and time.monotonic() - started > 5):
+                raise NativeServiceError(
+                    "start PostgreSQL",
+                    f"the server exited before accepting connections: {last_error}",
+                    hint=f"read {self.log_file}",
+                    log_tail=_tail(self.log_file),
+                )
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
         raise NativeServiceError(
             "wait for PostgreSQL",
             f"not ready after {timeout:.0f} s: {last_error}",
