@@ -254,6 +254,13 @@ def release_check(session: nox.Session) -> None:
 
 
 EXAMPLE_DIR = ROOT / "examples" / "connector"
+#: Every downstream example and the package it installs: a sync connector with a cache
+#: (connector), one for an entity table (positioning) and an async one (curve).
+EXAMPLES = {
+    EXAMPLE_DIR: "fred_example",
+    ROOT / "examples" / "positioning": "cot_example",
+    ROOT / "examples" / "curve": "curve_example",
+}
 
 # Run in the example's environment: every mp-* distribution installed there must hold exactly
 # the files of the wheel built from this tree (the RECORD hashes match), whatever index offered
@@ -280,30 +287,37 @@ for wheel in sorted(Path(sys.argv[1]).glob("*.whl")):
 
 @nox.session(reuse_venv=False)
 def example(session: nox.Session) -> None:
-    """The downstream example (examples/connector) against mp's wheels alone: build every
-    wheel, install the example into a fresh environment with ``--find-links`` at those wheels
-    (its mp-* requirements can come from nowhere else), check that, ``pip check``, type-check
-    it against the installed wheels' ``py.typed`` and run its tests."""
+    """The downstream examples (examples/connector, positioning, curve) against mp's wheels
+    alone: build every wheel, install the examples into a fresh environment with
+    ``--find-links`` at those wheels (their mp-* requirements can come from nowhere else),
+    check that, ``pip check``, then, for each example, type-check it against the installed
+    wheels' ``py.typed`` and run its tests."""
     tmp = Path(session.create_tmp()).resolve()
     wheels = tmp / "dist"
     _build_into(session, wheels)
     # No cache: a wheel of the same name and version from an earlier build must not win.
     no_cache = "--no-cache" if session.venv_backend == "uv" else "--no-cache-dir"
     session.install(
-        f"{EXAMPLE_DIR}[test]", "--find-links", str(wheels), "pip", "mypy>=1.13", no_cache
+        *(f"{folder}[test]" for folder in EXAMPLES),
+        "--find-links",
+        str(wheels),
+        "pip",
+        "mypy>=1.13",
+        no_cache,
     )
     check = tmp / "check_from_wheels.py"
     check.write_text(_CHECK_FROM_WHEELS)
     session.run("python", str(check), str(wheels))
     session.run("python", "-m", "pip", "check")
-    location = session.run(
-        "python", "-c", "import fred_example; print(fred_example.__file__)", silent=True
-    )
-    if location is None or str(EXAMPLE_DIR) in str(location):
-        session.error("fred_example was imported from the source tree, not from its wheel")
-    session.chdir(EXAMPLE_DIR)
-    session.run("mypy", "--cache-dir", str(tmp / "mypy"), "src", "tests")
-    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=_env())
+    for folder, module in EXAMPLES.items():
+        location = session.run(
+            "python", "-c", f"import {module}; print({module}.__file__)", silent=True
+        )
+        if location is None or str(folder) in str(location):
+            session.error(f"{module} was imported from the source tree, not from its wheel")
+        session.chdir(folder)
+        session.run("mypy", "--cache-dir", str(tmp / "mypy" / module), "src", "tests")
+        session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=_env())
 
 
 @nox.session

@@ -24,7 +24,7 @@ def test_registration_is_idempotent(database: Database) -> None:
     first = register(database.engine)
     second = register(database.engine)
     assert first == second
-    assert set(first) == {info.code for info in SERIES}
+    assert set(first) == {info.source_code for info in SERIES}
     with database.begin() as connection:
         assert connection.execute(select(func.count()).select_from(Series)).scalar() == 3
 

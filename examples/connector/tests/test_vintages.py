@@ -13,9 +13,9 @@ from fred_example import SERIES, Vintage, read_vintages, release_instant, to_row
 def test_the_data_set_has_three_monthly_series_over_twelve_months() -> None:
     """Every registered series is in the file, each with the same twelve months."""
     vintages = read_vintages()
-    assert {vintage.code for vintage in vintages} == {info.code for info in SERIES}
+    assert {vintage.code for vintage in vintages} == {info.source_code for info in SERIES}
     for info in SERIES:
-        periods = {vintage.period for vintage in vintages if vintage.code == info.code}
+        periods = {vintage.period for vintage in vintages if vintage.code == info.source_code}
         assert len(periods) == 12
         assert all(period.day == 1 for period in periods)
 
@@ -24,8 +24,10 @@ def test_every_month_is_revised_at_least_once() -> None:
     """Each (series, month) has a first print and at least one later publication."""
     vintages = read_vintages()
     for info in SERIES:
-        for period in {vintage.period for vintage in vintages if vintage.code == info.code}:
-            releases = [v.released for v in vintages if (v.code, v.period) == (info.code, period)]
+        for period in {vintage.period for vintage in vintages if vintage.code == info.source_code}:
+            releases = [
+                v.released for v in vintages if (v.code, v.period) == (info.source_code, period)
+            ]
             assert len(releases) >= 2
             assert len(set(releases)) == len(releases)
             assert min(releases) > period

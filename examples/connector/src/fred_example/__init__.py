@@ -5,15 +5,7 @@ tests) and shows the whole path: register a source and its series, turn publishe
 into rows with the three clocks, ingest them idempotently, and read them back as of any time.
 """
 
-from fred_example._catalog import (
-    RELEASE_CLOCK,
-    RELEASE_TIMEZONE,
-    SERIES,
-    SOURCE,
-    SeriesInfo,
-    SourceInfo,
-    register,
-)
+from fred_example._catalog import RELEASE_CLOCK, RELEASE_TIMEZONE, SERIES, SOURCE, register
 from fred_example._connector import CACHE_NAMESPACE, INGEST_LEASE, Connector, Print
 from fred_example._vintages import DATA_FILE, Vintage, read_vintages, release_instant, to_rows
 
@@ -29,8 +21,6 @@ __all__ = [
     "SOURCE",
     "Connector",
     "Print",
-    "SeriesInfo",
-    "SourceInfo",
     "Vintage",
     "__version__",
     "read_vintages",

@@ -8,8 +8,8 @@ The file has one line per published version of a value, as ALFRED lists them::
 ``period`` is the month the value is about (its first day); ``released`` is the day the version
 was published. The time of day is the release clock of the series (08:30 in New York), so the
 UTC instant depends on daylight saving time: 12:30Z from March to early November, 13:30Z in
-winter. :func:`release_instant` does that conversion with :mod:`zoneinfo`; adding a fixed
-offset would be wrong for part of every year.
+winter. :func:`release_instant` leaves that to :func:`mp_db.release_knowledge_time`
+(:mod:`zoneinfo`); adding a fixed offset would be wrong for part of every year.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fred_example._catalog import RELEASE_CLOCK, RELEASE_TIMEZONE
+from mp_db import release_knowledge_time
 
 __all__ = ["DATA_FILE", "Vintage", "read_vintages", "release_instant", "to_rows"]
 
@@ -58,7 +58,7 @@ def release_instant(
     >>> release_instant(date(2024, 3, 12)).isoformat()  # after it (EDT)
     '2024-03-12T12:30:00+00:00'
     """
-    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return release_knowledge_time(day, clock, zone)
 
 
 def read_vintages(path: Path | None = None) -> list[Vintage]:
