@@ -1,7 +1,6 @@
 """Database access for mp: engines, point-in-time reads and idempotent ingest, sync and async."""
 
 from mp_db._arguments import BEGINNING, END_OF_TIME
-from mp_db._cutoff import Cutoff
 from mp_db._catalog import (
     AsyncCatalog,
     Catalog,
@@ -10,6 +9,7 @@ from mp_db._catalog import (
     SeriesSpec,
     SourceSpec,
 )
+from mp_db._cutoff import Cutoff
 from mp_db._database import AsyncDatabase, Database
 from mp_db._engines import create_async_db_engine, create_sync_engine, session_parameters
 from mp_db._errors import classify_error, translate_errors
