@@ -140,7 +140,8 @@ def test_docs_only_change_means_no_package(real: Workspace) -> None:
 
 def test_a_package_readme_is_that_package(real: Workspace) -> None:
     """Markdown inside a package is part of it (its README is tested), unlike the root's."""
-    assert affected_packages(["packages/mp-db/README.md"], real) == ["mp-db"]
+    # mp-testing follows: its connector fixtures' tests use mp-db (its test extra).
+    assert affected_packages(["packages/mp-db/README.md"], real) == ["mp-db", "mp-testing"]
 
 
 def test_real_pythons_come_from_classifiers(real: Workspace) -> None:

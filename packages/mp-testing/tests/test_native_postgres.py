@@ -10,19 +10,13 @@ import psycopg
 import pytest
 
 from mp_testing.exceptions import NativeServiceError
-from mp_testing.native import PostgresCluster, free_port, service_os_user
+from mp_testing.native import PostgresCluster, free_port
 
 
 @pytest.fixture
-def cluster_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder the server's OS user can enter (pytest's tmp folders are private to us)."""
-    root = tmp_path_factory.mktemp("cluster")
-    for folder in (root, *root.parents):
-        if folder == Path("/"):
-            break
-        if service_os_user() is not None:
-            folder.chmod(folder.stat().st_mode | 0o001)
-    return root
+def cluster_root(traversable_dir: Path) -> Path:
+    """A folder the server's OS user can enter (see conftest.traversable_dir)."""
+    return traversable_dir
 
 
 @pytest.fixture

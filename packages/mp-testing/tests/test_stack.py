@@ -11,7 +11,7 @@ import pytest
 
 from mp_config import PostgresSettings, RedisSettings
 from mp_testing.exceptions import MpTestingError
-from mp_testing.native import free_port, service_os_user
+from mp_testing.native import free_port
 from mp_testing.stack import (
     NativeStack,
     ServiceStatus,
@@ -84,12 +84,10 @@ def test_status_table_lists_every_row() -> None:
     assert "DOWN" in lines[4]
 
 
-def test_native_stack_up_status_down(tmp_path: Path) -> None:
+def test_native_stack_up_status_down(traversable_dir: Path) -> None:
     """A whole native stack comes up healthy on free ports, then stops; both idempotent."""
+    tmp_path = traversable_dir
     data_dir = tmp_path / "stack"
-    if service_os_user() is not None:
-        for folder in (tmp_path, *tmp_path.parents):
-            folder.chmod(folder.stat().st_mode | 0o001)
     postgres = PostgresSettings.load(env_file=None, port=free_port(), password="pg-secret")
     redis = RedisSettings.load(env_file=None, port=free_port(), password="redis-secret")
     stack = NativeStack(tmp_path, postgres, redis, data_dir)
