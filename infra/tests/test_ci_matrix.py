@@ -100,9 +100,11 @@ def test_mp_config_change_affects_every_package_that_depends_on_it(real: Workspa
     assert affected == ALL_PACKAGES
 
 
-def test_mp_cache_change_affects_mp_cache_alone(real: Workspace) -> None:
-    """No package depends on mp-cache (in any extra), so its change is tested by itself."""
-    assert affected_packages(["packages/mp-cache/src/mp_cache/_cache.py"], real) == ["mp-cache"]
+def test_mp_cache_change_affects_mp_cache_and_mp_db(real: Workspace) -> None:
+    """Only mp-db depends on mp-cache (its ``cache`` and ``test`` extras: ingest invalidates the
+    cache, CachedReader reads through it), so a change of mp-cache is tested there too."""
+    affected = affected_packages(["packages/mp-cache/src/mp_cache/_cache.py"], real)
+    assert sorted(affected) == ["mp-cache", "mp-db"]
 
 
 def test_mp_testing_change_reaches_the_packages_whose_tests_use_it(real: Workspace) -> None:
@@ -219,12 +221,14 @@ def test_matrix_cli_prints_json_and_writes_github_output(root: Path, tmp_path: P
     )
     matrix = json.loads(result.stdout)
     assert set(matrix) == {"include"}
-    assert matrix["include"] == [
-        {"package": "mp-cache", "python": python} for python in ("3.11", "3.12", "3.13")
+    assert sorted(matrix["include"], key=lambda item: (item["package"], item["python"])) == [
+        {"package": package, "python": python}
+        for package in ("mp-cache", "mp-db")
+        for python in ("3.11", "3.12", "3.13")
     ]
     lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert json.loads(lines["matrix"]) == matrix
-    assert lines["count"] == "3"
+    assert lines["count"] == "6"
 
 
 def _git(folder: Path, *arguments: str) -> str:

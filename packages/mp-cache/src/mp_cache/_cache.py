@@ -81,6 +81,11 @@ class _CacheBase:
         return self._logic.breaker
 
     @property
+    def ttl_seconds(self) -> float:
+        """The default TTL of entries: no entry written without its own TTL outlives it."""
+        return self._logic.ttl_ms / 1000
+
+    @property
     def keys(self) -> KeyScheme:
         """The key scheme (prefix and namespace) of this cache."""
         return self._logic.keys

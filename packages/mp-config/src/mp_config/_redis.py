@@ -112,6 +112,11 @@ class RedisSettings(MpSettings):
     breaker_reset_seconds: float = Field(default=5.0, gt=0)
     rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)
 
+    # mp's fact cache: ingest invalidates it after each commit when enabled (mp-db[cache]).
+    cache_enabled: bool = False
+    cache_namespace: str = Field(default="facts", min_length=1)
+    cache_max_staleness_seconds: float = Field(default=1.0, ge=0)
+
     @field_validator("cluster_nodes", "sentinel_nodes", mode="before")
     @classmethod
     def _split_nodes(cls, value: object) -> object:

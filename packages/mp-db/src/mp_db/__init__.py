@@ -1,6 +1,7 @@
 """Database access for mp: engines, point-in-time reads and idempotent ingest, sync and async."""
 
 from mp_db._arguments import BEGINNING, END_OF_TIME
+from mp_db._cached_reads import DEFAULT_MAX_STALENESS_SECONDS, AsyncCachedReader, CachedReader
 from mp_db._catalog import (
     AsyncCatalog,
     Catalog,
@@ -71,18 +72,21 @@ from mp_db.exceptions import (
 __all__ = [
     "BEGINNING",
     "DEFAULT_CHUNK_ROWS",
+    "DEFAULT_MAX_STALENESS_SECONDS",
     "DEFAULT_RETRY",
     "END_OF_TIME",
     "PROBLEM_CODES",
     "ROW_TYPES",
     "AlfredInterval",
     "AsOfValue",
+    "AsyncCachedReader",
     "AsyncCatalog",
     "AsyncDatabase",
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
     "BusinessCalendar",
+    "CachedReader",
     "Catalog",
     "CatalogConflictError",
     "ConfigurationError",

@@ -24,6 +24,7 @@ from mp_db._ingest_sql import (
     IngestSql,
     ingest_sql,
 )
+from mp_db._invalidation import invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
 from mp_db.exceptions import IngestValidationError, RowProblem
@@ -48,6 +49,11 @@ def _as_rows(rows: Any) -> Iterable[Any]:
         )
     iterable: Iterable[Any] = rows
     return iterable
+
+
+def _touched(batch: ValidatedBatch) -> list[int]:
+    """The series a committed batch stored rows for: their cache entries are now stale."""
+    return sorted({record[0] for record in batch.records})
 
 
 def _prepare(
@@ -404,8 +410,12 @@ def ingest(
             lands before a re-publication mp did not store would then be read in its place;
             sources that deliver such partial, out-of-order histories should turn this on.
 
+    With ``MP_REDIS_CACHE_ENABLED``, an ingest that commits its own transaction invalidates the
+    series it stored rows for in mp's cache before returning (see :mod:`mp_db._invalidation`).
+
     Raises:
         IngestValidationError: the batch was refused; nothing was written.
+        ConfigurationError: the cache is enabled but mp-cache is not installed; nothing written.
         MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
     """
     started = time.perf_counter()
@@ -419,14 +429,20 @@ def ingest(
         "progress": progress,
         "keep_republications": keep_republications,
     }
+    cache = invalidation()
     with translate_errors():
         if isinstance(target, Engine):
             with target.begin() as connection:
-                return _run_sync(connection, fact, _steps(**work))
-        if target.in_transaction():
+                report = _run_sync(connection, fact, _steps(**work))
+        elif target.in_transaction():
+            # The caller commits: this ingest cannot see it (CachedReader's check covers it).
             return _run_sync(target, fact, _steps(**work))
-        with target.begin():
-            return _run_sync(target, fact, _steps(**work))
+        else:
+            with target.begin():
+                report = _run_sync(target, fact, _steps(**work))
+    if cache is not None and report.inserted:
+        cache.sync(_touched(batch))
+    return report
 
 
 # -- async driver --------------------------------------------------------------------------------
@@ -481,11 +497,16 @@ async def ingest_async(
         "progress": progress,
         "keep_republications": keep_republications,
     }
+    cache = invalidation()
     with translate_errors():
         if isinstance(target, AsyncEngine):
             async with target.begin() as connection:
-                return await _run_async(connection, fact, _steps(**work))
-        if target.in_transaction():
+                report = await _run_async(connection, fact, _steps(**work))
+        elif target.in_transaction():
             return await _run_async(target, fact, _steps(**work))
-        async with target.begin():
-            return await _run_async(target, fact, _steps(**work))
+        else:
+            async with target.begin():
+                report = await _run_async(target, fact, _steps(**work))
+    if cache is not None and report.inserted:
+        await cache.async_(_touched(batch))
+    return report

@@ -1,0 +1,722 @@
+"""Point-in-time reads through mp's cache: :class:`CachedReader` and :class:`AsyncCachedReader`.
+
+Same methods, arguments, answers and errors as :class:`~mp_db.Reader` for the reads they
+cover (``latest``, ``as_of``, ``first_release``, ``backtest``); the rest pass straight through.
+
+Coherence has two layers:
+
+1. **Invalidation by construction** (mp-cache's generations): every mp ingest that commits
+   its own transaction replaces the generation of each series it stored rows for, before it
+   returns (``MP_REDIS_CACHE_ENABLED``). While Redis is reachable, no read that starts after
+   the ingest returned is answered from an entry computed before the commit.
+2. **A bounded window when that invalidation never arrives** (Redis down at that moment, an
+   ingest that joined its caller's transaction, a writer outside mp, a replica that had not
+   replayed the commit yet): every entry records the newest ``commit_seq`` of ``mp.ingest_log``
+   this reader knew BEFORE it loaded the answer. At most every ``max_staleness_seconds`` (0:
+   before every read) the reader asks the log for the commits after the newest it knows (one
+   indexed query) and remembers, per series, the newest commit that touched it. An entry
+   whose series was touched by a commit newer than the entry's watermark is a miss (and its
+   generation is replaced, so other readers stop using it too). A commit by a writer that did
+   not log its series (plain SQL) makes every older entry a miss. So an entry can outlive a
+   commit by at most ``max_staleness_seconds`` plus the log query's own time (plus the replica's
+   lag when the reader reads a replica).
+
+Commit order is visibility order in ``mp.ingest_log`` (migration 0004), so a commit numbered
+at or below a watermark was visible when the watermark was read, and its rows are in every
+answer loaded after that. Entries last at most the cache's TTL, so a new reader learns the
+commits of the last TTL (plus a margin) once, then only the new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mp_db._arguments import BEGINNING, END_OF_TIME
+from mp_db._cutoff import Cutoff
+from mp_db._errors import translate_errors
+from mp_db._reads import AsyncReader, Reader, Replay, _Queries
+from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, row_fields
+from mp_db._tables import TableRef, resolve_table
+
+if TYPE_CHECKING:
+    from mp_cache import AsyncCache, Cache
+
+T = TypeVar("T")
+
+__all__ = ["DEFAULT_MAX_STALENESS_SECONDS", "AsyncCachedReader", "CachedReader"]
+
+#: How often, at most, a reader checks ``mp.ingest_log`` (``MP_REDIS_CACHE_MAX_STALENESS_SECONDS``).
+DEFAULT_MAX_STALENESS_SECONDS: Final = 1.0
+
+#: Added to the TTL when a new reader learns past commits: covers clock drift between Redis
+#: and PostgreSQL and the time between a commit's stamp and its visibility.
+_LOG_MARGIN_SECONDS: Final = 60.0
+
+# The newest commit, and the commits of the last :window seconds up to it (one snapshot).
+_SEED_SQL: Final = """
+WITH top AS (SELECT coalesce(max(commit_seq), 0) AS seen FROM mp.ingest_log)
+SELECT top.seen, log.commit_seq, log.series_ids
+FROM top LEFT JOIN mp.ingest_log AS log
+  ON log.commit_seq <= top.seen
+ AND log.committed_at >= now() - make_interval(secs => :window)
+"""
+
+# The commits after the newest one known (ix_ingest_log_commit_seq).
+_NEWER_SQL: Final = """
+SELECT commit_seq, commit_seq, series_ids FROM mp.ingest_log WHERE commit_seq > :seen
+"""
+
+_TIME_FIELDS: Final = frozenset({"obs_time", "knowledge_time", "ingested_at", "scheduled_at"})
+
+
+class _Log:
+    """What a reader knows of ``mp.ingest_log``: the newest commit, and per series the newest
+    commit that touched it."""
+
+    def __init__(self, max_staleness_seconds: float, window_seconds: float) -> None:
+        if max_staleness_seconds < 0:
+            raise ValueError("max_staleness_seconds must be >= 0")
+        self.max_staleness = max_staleness_seconds
+        self.window = window_seconds
+        self.seen: int | None = None
+        self.touched: dict[int, int] = {}
+        #: The newest commit of a writer that did not log its series: everything older is stale.
+        self.unlogged = 0
+        self._checked = 0.0
+
+    def due(self) -> tuple[str, dict[str, Any]] | None:
+        """The statement to run before this read, or None when the last check is recent."""
+        now = time.monotonic()
+        if self.seen is not None and now - self._checked < self.max_staleness:
+            return None
+        # Stamped before the query runs: every commit visible now is in its answer.
+        self._checked = now
+        if self.seen is None:
+            return _SEED_SQL, {"window": self.window}
+        return _NEWER_SQL, {"seen": self.seen}
+
+    def absorb(self, rows: Sequence[Sequence[Any]]) -> None:
+        seen = self.seen or 0
+        for newest, commit, series_ids in rows:
+            seen = max(seen, int(newest))
+            if commit is None:
+                continue
+            if series_ids is None:
+                self.unlogged = max(self.unlogged, int(commit))
+                continue
+            for series_id in series_ids:
+                self.touched[series_id] = max(self.touched.get(series_id, 0), int(commit))
+        self.seen = seen
+
+    def fresh(self, series_id: int, watermark: int) -> bool:
+        """Whether an entry loaded at ``watermark`` reflects every commit known to touch it."""
+        return watermark >= max(self.touched.get(series_id, 0), self.unlogged)
+
+
+# --- payloads: [table, watermark, answer], JSON only ---------------------------------------------
+
+
+_FIELDS: Final = {table: row_fields(row_type) for table, row_type in ROW_TYPES.items()}
+
+
+def _encode_row(row: FactRow) -> list[Any]:
+    return [
+        value.isoformat() if isinstance(value, datetime) else value
+        for value in (getattr(row, name) for name in _FIELDS[row.table])
+    ]
+
+
+def _decode_row(row_type: type[FactRow], values: list[Any]) -> FactRow:
+    names = _FIELDS[row_type.table]
+    decoded: list[Any] = [
+        datetime.fromisoformat(value) if name in _TIME_FIELDS and value is not None else value
+        for name, value in zip(names, values, strict=True)
+    ]
+    return row_type(*decoded)
+
+
+def _payload(table: str, watermark: int, answer: Any) -> list[Any]:
+    return [table, watermark, answer]
+
+
+def _valid(payload: Any, table: str, series_id: int, log: _Log) -> bool:
+    """A cached payload answers this read: right table, and no later commit touched it."""
+    return (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and payload[0] == table
+        and isinstance(payload[1], int)
+        and log.fresh(series_id, payload[1])
+    )
+
+
+def _replay_part(ingested_before: Replay) -> str:
+    if ingested_before is None:
+        return "-"
+    if isinstance(ingested_before, Cutoff):
+        return str(ingested_before)
+    return f"t{ingested_before.isoformat()}"
+
+
+def _times_digest(times: Iterable[datetime]) -> str:
+    text_ = "|".join(moment.isoformat() for moment in times)
+    return hashlib.sha256(text_.encode()).hexdigest()[:32]
+
+
+# --- the logic, written once: generators yielding the calls the two drivers carry out -----------
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """Run one statement on the reader's bind; the fetched rows are sent back."""
+
+    sql: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """``reader.<method>(*args, **kwargs)``; ``post(result)`` is sent back."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    post: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """``cache.<method>(*args, loader, **kwargs)``; ``loader(*loader_args)`` is a :class:`_Read`
+    that the driver runs (awaited on the async side)."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    loader: Callable[..., _Read]
+
+
+@dataclass(frozen=True)
+class _Drop:
+    """Replace the generations of stale entries; sends True, or False if Redis was not told."""
+
+    series_ids: list[int]
+
+
+_Steps = Generator[Any, Any, T]
+
+
+def _check(log: _Log) -> _Steps[None]:
+    statement = log.due()
+    if statement is not None:
+        rows = yield _Sql(*statement)
+        log.absorb(rows)
+
+
+class _Plan:
+    """A read answered per series: its table, its part of the key, and how to load one series."""
+
+    def __init__(
+        self, table: str, query: str, as_of: datetime, load: Callable[[int], _Read]
+    ) -> None:
+        self.table, self.query, self.as_of, self.load = table, query, as_of, load
+        self.row_type = ROW_TYPES[table]
+
+    def rows(self, payload: list[Any]) -> list[FactRow]:
+        return [_decode_row(self.row_type, values) for values in payload[2]]
+
+
+def _per_series(log: _Log, plan: _Plan, ids: list[int]) -> _Steps[dict[int, list[Any]]]:
+    """Each series' payload: the cache's when valid, else loaded (and cached)."""
+    yield from _check(log)
+    watermark = log.seen or 0
+
+    def loader(series_id: int) -> _Read:
+        read = plan.load(series_id)
+        return replace(read, post=lambda found: _payload(plan.table, watermark, read.post(found)))
+
+    payloads: dict[int, list[Any]] = {}
+    for series_id in ids:
+        cached = _Cached(
+            "as_of",
+            (series_id, plan.as_of),
+            {"query": plan.query},
+            lambda series_id=series_id: loader(series_id),
+        )
+        payload = yield cached
+        if not _valid(payload, plan.table, series_id, log):
+            dropped = _same_table(payload, plan.table) and (yield _Drop([series_id]))
+            payload = (yield cached) if dropped else None
+            if not _valid(payload, plan.table, series_id, log):
+                payload = yield loader(series_id)
+        payloads[series_id] = payload
+    return payloads
+
+
+def _same_table(payload: Any, table: str) -> bool:
+    # An entry of this series written by a read of another table (a wrong-kind read) is not
+    # stale: leave it to its own readers, and answer this read from the database.
+    return isinstance(payload, list) and len(payload) == 3 and payload[0] == table
+
+
+def _range_steps(
+    log: _Log,
+    *,
+    method: str,
+    table: TableRef,
+    parameters: Mapping[str, Any],
+    as_of: datetime,
+    ingested_before: Replay,
+) -> _Steps[list[FactRow]]:
+    name = resolve_table(table).name
+    start, end = parameters["start"], parameters["end"]
+    query = f"{name}:{method}:{start.isoformat()}:{end.isoformat()}:{_replay_part(ingested_before)}"
+
+    def load(series_id: int) -> _Read:
+        options = {"as_of": as_of, "start": start, "end": end, "ingested_before": ingested_before}
+        return _Read(method, (name, series_id), options, _encode_rows)
+
+    plan = _Plan(name, query, as_of, load)
+    ids = _ids(parameters)
+    payloads = yield from _per_series(log, plan, ids)
+    return [row for series_id in ids for row in plan.rows(payloads[series_id])]
+
+
+def _encode_rows(rows: Iterable[FactRow]) -> list[list[Any]]:
+    return [_encode_row(row) for row in rows]
+
+
+def _backtest_steps(
+    log: _Log, table: TableRef, times: list[datetime], ids: list[int], ingested_before: Replay
+) -> _Steps[list[AsOfValue]]:
+    name = resolve_table(table).name
+    unique = sorted(set(times))
+    query = f"{name}:backtest:{_times_digest(unique)}:{_replay_part(ingested_before)}"
+
+    def groups(found: list[AsOfValue]) -> list[list[list[Any]]]:
+        # One list of rows per distinct decision time (empty: nothing known yet).
+        by_time: dict[datetime, list[list[Any]]] = {moment: [] for moment in unique}
+        for value in found:
+            if value.row is not None:
+                by_time[value.decision_time].append(_encode_row(value.row))
+        return [by_time[moment] for moment in unique]
+
+    def load(series_id: int) -> _Read:
+        return _Read(
+            "backtest", (name, series_id, unique), {"ingested_before": ingested_before}, groups
+        )
+
+    plan = _Plan(name, query, unique[-1], load)
+    payloads = yield from _per_series(log, plan, ids)
+    position = {moment: index for index, moment in enumerate(unique)}
+    result: list[AsOfValue] = []
+    for moment in times:
+        for series_id in ids:
+            rows = payloads[series_id][2][position[moment]]
+            if not rows:
+                result.append(AsOfValue(moment, series_id, None))
+            result.extend(
+                AsOfValue(moment, series_id, _decode_row(plan.row_type, row)) for row in rows
+            )
+    return result
+
+
+#: ``latest`` as of a time this recent (or later) also fills the series' latest-value entry,
+#: which then answers every later T >= its knowledge_time: a performance choice, not a rule.
+_LIVE_SECONDS: Final = 300.0
+
+
+def _latest_steps(
+    log: _Log, table: TableRef, ids: list[int], moment: datetime, ingested_before: Replay
+) -> _Steps[list[FactRow]]:
+    name = resolve_table(table).name
+    if ingested_before is not None:
+
+        def load_one(series_id: int) -> _Read:
+            options = {"as_of": moment, "ingested_before": ingested_before}
+            return _Read("latest", (name, series_id), options, _encode_rows)
+
+        plan = _Plan(name, f"{name}:latest:{_replay_part(ingested_before)}", moment, load_one)
+        payloads = yield from _per_series(log, plan, ids)
+        return [row for series_id in ids for row in plan.rows(payloads[series_id])]
+
+    from mp_cache import LatestValue
+
+    yield from _check(log)
+    watermark = log.seen or 0
+
+    def values(found: list[FactRow], wanted: list[int]) -> dict[int, LatestValue]:
+        by_series: dict[int, list[FactRow]] = {series_id: [] for series_id in wanted}
+        for row in found:
+            by_series[row.series_id].append(row)
+        # A series with nothing known is an answer too ("nothing"), valid from the beginning.
+        return {
+            series_id: LatestValue(
+                _payload(name, watermark, _encode_rows(rows)),
+                max((row.knowledge_time for row in rows), default=BEGINNING),
+            )
+            for series_id, rows in by_series.items()
+        }
+
+    def load(missing: list[int], as_of: datetime | None) -> _Read:
+        # as_of None: the latest of every stored row. Its answer equals the answer as of any T
+        # at or after its newest knowledge_time (the cache serves it only for those).
+        when = END_OF_TIME if as_of is None else as_of
+        return _Read("latest", (name, missing), {"as_of": when}, lambda rows: values(rows, missing))
+
+    live = moment.timestamp() >= time.time() - _LIVE_SECONDS
+    found: dict[int, LatestValue] = {}
+    for as_of in (None, moment) if live else (moment,):
+        wanted = [series_id for series_id in ids if series_id not in found]
+        if not wanted:
+            break
+        cached = _Cached("latest_many", (wanted,), {"as_of": as_of}, load)
+        answers: Mapping[int, LatestValue] = yield cached
+        stale = []
+        for series_id, value in answers.items():
+            if _valid(value.data, name, series_id, log) and value.knowledge_time <= moment:
+                found[series_id] = value
+            elif _same_table(value.data, name) and not log.fresh(series_id, value.data[1]):
+                stale.append(series_id)
+        if stale and (yield _Drop(stale)):
+            again: Mapping[int, LatestValue] = yield replace(cached, args=(stale,))
+            found.update(
+                (series_id, value)
+                for series_id, value in again.items()
+                if _valid(value.data, name, series_id, log) and value.knowledge_time <= moment
+            )
+    missing = [series_id for series_id in ids if series_id not in found]
+    if missing:
+        found.update((yield load(missing, moment)))
+    return [
+        _decode_row(ROW_TYPES[name], values)
+        for series_id in ids
+        for values in found[series_id].data[2]
+    ]
+
+
+def _ids(parameters: Mapping[str, Any]) -> list[int]:
+    if "series_id" in parameters:
+        return [int(parameters["series_id"])]
+    return [int(series_id) for series_id in parameters["series_ids"]]
+
+
+# --- the readers: argument checks as the Reader's, then the logic on a driver ---------------------
+
+
+class _CachedReads:
+    """The read methods of both cached readers, as the logic's generators (arguments checked
+    exactly as :class:`~mp_db.Reader` checks them, before anything else happens)."""
+
+    def __init__(self, cache: Any, max_staleness_seconds: float) -> None:
+        self.cache = cache
+        self._log = _Log(max_staleness_seconds, cache.ttl_seconds + _LOG_MARGIN_SECONDS)
+
+    @property
+    def max_staleness_seconds(self) -> float:
+        """How often, at most, this reader checks ``mp.ingest_log`` for missed invalidations."""
+        return self._log.max_staleness
+
+    def _as_of(self, table: TableRef, series_ids: Any, **options: Any) -> _Steps[Any]:
+        query = _Queries.as_of(table, series_ids=series_ids, **options)
+        return _range_steps(
+            self._log,
+            method="as_of",
+            table=table,
+            parameters=query.parameters,
+            as_of=query.parameters["as_of"],
+            ingested_before=options["ingested_before"],
+        )
+
+    def _first_release(self, table: TableRef, series_ids: Any, **options: Any) -> _Steps[Any]:
+        query = _Queries.ranged(table, "first_release", series_ids=series_ids, **options)
+        return _range_steps(
+            self._log,
+            method="first_release",
+            table=table,
+            parameters=query.parameters,
+            as_of=query.parameters["as_of"],
+            ingested_before=options["ingested_before"],
+        )
+
+    def _latest(
+        self, table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
+    ) -> _Steps[Any]:
+        query = _Queries.latest(table, series_ids, as_of, ingested_before)
+        return _latest_steps(
+            self._log, table, _ids(query.parameters), query.parameters["as_of"], ingested_before
+        )
+
+    def _backtest(
+        self, table: TableRef, series_ids: Any, decision_times: Any, ingested_before: Replay
+    ) -> _Steps[Any] | None:
+        _query, times, ids = _Queries.backtest_stream(
+            table, series_ids, decision_times, ingested_before
+        )
+        if not times:
+            return None
+        return _backtest_steps(self._log, table, times, ids, ingested_before)
+
+
+class CachedReader(_CachedReads):
+    """A :class:`~mp_db.Reader` answered from mp's cache where the cache can answer.
+
+    ``latest``, ``as_of``, ``first_release`` and ``backtest`` take the reader's arguments and
+    give its answers and errors; ``cutoff`` is the reader's, and every other read is on
+    :attr:`reader`. See :mod:`mp_db._cached_reads` (or mp-cache's README) for what coherence
+    holds and for how long an entry can outlive a commit whose invalidation was lost.
+
+    Args:
+        reader: answers misses; its bind also answers the ``mp.ingest_log`` checks.
+        cache: an :class:`mp_cache.Cache` in the namespace ingest invalidates
+            (``MP_REDIS_CACHE_NAMESPACE``).
+        max_staleness_seconds: how often, at most, to check ``mp.ingest_log`` for commits whose
+            invalidation did not arrive (``MP_REDIS_CACHE_MAX_STALENESS_SECONDS``; 0: before
+            every read).
+    """
+
+    def __init__(
+        self,
+        reader: Reader,
+        cache: Cache,
+        *,
+        max_staleness_seconds: float = DEFAULT_MAX_STALENESS_SECONDS,
+    ) -> None:
+        super().__init__(cache, max_staleness_seconds)
+        self.reader = reader
+
+    def _run(self, steps: _Steps[T]) -> T:
+        answer: Any = None
+        try:
+            while True:
+                answer = self._do(steps.send(answer))
+        except StopIteration as finished:
+            result: T = finished.value
+            return result
+
+    def _do(self, step: Any) -> Any:
+        if isinstance(step, _Read):
+            return step.post(getattr(self.reader, step.method)(*step.args, **step.kwargs))
+        if isinstance(step, _Cached):
+            loader = step.loader
+
+            def load(*args: Any) -> Any:
+                return self._do(loader(*args))
+
+            return getattr(self.cache, step.method)(*step.args, load, **step.kwargs)
+        if isinstance(step, _Drop):
+            from mp_cache import CacheUnavailableError
+
+            try:
+                self.cache.invalidate(step.series_ids)
+            except CacheUnavailableError:
+                return False
+            return True
+        bind = self.reader.bind
+        with translate_errors():
+            if isinstance(bind, Engine):
+                with bind.connect() as connection:
+                    return connection.execute(text(step.sql), step.parameters).all()
+            assert isinstance(bind, Connection)
+            return bind.execute(text(step.sql), step.parameters).all()
+
+    def cutoff(self, *, at: datetime | None = None) -> Cutoff:
+        """See :meth:`mp_db.Reader.cutoff`."""
+        return self.reader.cutoff(at=at)
+
+    def as_of(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.as_of`."""
+        return self._run(
+            self._as_of(
+                table,
+                series_ids,
+                as_of=as_of,
+                start=start,
+                end=end,
+                ingested_before=ingested_before,
+            )
+        )
+
+    def first_release(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.first_release`."""
+        return self._run(
+            self._first_release(
+                table,
+                series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
+            )
+        )
+
+    def latest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.latest`."""
+        return self._run(self._latest(table, series_ids, as_of, ingested_before))
+
+    def backtest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
+    ) -> list[AsOfValue]:
+        """See :meth:`mp_db.Reader.backtest`."""
+        steps = self._backtest(table, series_ids, decision_times, ingested_before)
+        return [] if steps is None else self._run(steps)
+
+
+class AsyncCachedReader(_CachedReads):
+    """The asyncio twin of :class:`CachedReader` over an :class:`~mp_db.AsyncReader` and an
+    :class:`mp_cache.AsyncCache`: same methods, same answers, awaited."""
+
+    def __init__(
+        self,
+        reader: AsyncReader,
+        cache: AsyncCache,
+        *,
+        max_staleness_seconds: float = DEFAULT_MAX_STALENESS_SECONDS,
+    ) -> None:
+        super().__init__(cache, max_staleness_seconds)
+        self.reader = reader
+
+    async def _run(self, steps: _Steps[T]) -> T:
+        answer: Any = None
+        try:
+            while True:
+                answer = await self._do(steps.send(answer))
+        except StopIteration as finished:
+            result: T = finished.value
+            return result
+
+    async def _do(self, step: Any) -> Any:
+        if isinstance(step, _Read):
+            return step.post(await getattr(self.reader, step.method)(*step.args, **step.kwargs))
+        if isinstance(step, _Cached):
+            loader = step.loader
+
+            async def load(*args: Any) -> Any:
+                return await self._do(loader(*args))
+
+            return await getattr(self.cache, step.method)(*step.args, load, **step.kwargs)
+        if isinstance(step, _Drop):
+            from mp_cache import CacheUnavailableError
+
+            try:
+                await self.cache.invalidate(step.series_ids)
+            except CacheUnavailableError:
+                return False
+            return True
+        bind = self.reader.bind
+        with translate_errors():
+            if isinstance(bind, AsyncEngine):
+                async with bind.connect() as connection:
+                    result = await connection.execute(text(step.sql), step.parameters)
+                    return result.all()
+            assert isinstance(bind, AsyncConnection)
+            result = await bind.execute(text(step.sql), step.parameters)
+            return result.all()
+
+    async def cutoff(self, *, at: datetime | None = None) -> Cutoff:
+        """See :meth:`mp_db.Reader.cutoff`."""
+        return await self.reader.cutoff(at=at)
+
+    async def as_of(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.as_of`."""
+        return await self._run(
+            self._as_of(
+                table,
+                series_ids,
+                as_of=as_of,
+                start=start,
+                end=end,
+                ingested_before=ingested_before,
+            )
+        )
+
+    async def first_release(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.first_release`."""
+        return await self._run(
+            self._first_release(
+                table,
+                series_ids,
+                start=start,
+                end=end,
+                as_of=as_of,
+                ingested_before=ingested_before,
+            )
+        )
+
+    async def latest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> list[Any]:
+        """See :meth:`mp_db.Reader.latest`."""
+        return await self._run(self._latest(table, series_ids, as_of, ingested_before))
+
+    async def backtest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
+    ) -> list[AsOfValue]:
+        """See :meth:`mp_db.Reader.backtest`."""
+        steps = self._backtest(table, series_ids, decision_times, ingested_before)
+        return [] if steps is None else await self._run(steps)
