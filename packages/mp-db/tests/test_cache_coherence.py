@@ -516,3 +516,35 @@ def test_b_redis_stopped_during_the_ingest_and_restarted(
     for _ in range(3):
         assert value_of(side.read("latest", "macro_observations", series, as_of=D3)) == [2.0]
         assert value_of(side.read("as_of", "macro_observations", series, as_of=D3)) == [2.0]
+
+
+def test_b_a_new_reader_does_not_trust_entries_older_than_what_it_read_of_the_log(
+    redis_settings: RedisSettings,
+    engine: Engine,
+    make_series: SeriesMaker,
+) -> None:
+    # A new reader reads the log back one TTL (plus a margin) only. An entry another reader
+    # wrote before a commit older than that (a longer TTL there) must not pass for fresh.
+    series = make_series()
+    client = create_client(redis_settings)
+    try:
+        cache = Cache(client, redis_settings, namespace=NAMESPACE)
+        first = CachedReader(Reader(engine), cache, max_staleness_seconds=3600)
+        ingest(engine, "macro_observations", [macro(series, OBS, D1, 1.0)])
+        assert value_of(first.latest("macro_observations", series, as_of=D3)) == [1.0]
+        with engine.begin() as connection:  # no invalidation: the caller commits
+            report = ingest(connection, "macro_observations", [macro(series, OBS, D2, 2.0)])
+        with engine.begin() as connection:  # ...and, as seen from now, long ago
+            connection.execute(
+                text(
+                    "UPDATE mp.ingest_log SET committed_at = now() - interval '30 days'"
+                    " WHERE ingest_id = :ingest"
+                ),
+                {"ingest": report.ingest_id},
+            )
+        assert value_of(first.latest("macro_observations", series, as_of=D3)) == [1.0]  # stale
+        second = CachedReader(Reader(engine), cache, max_staleness_seconds=3600)
+        assert value_of(second.latest("macro_observations", series, as_of=D3)) == [2.0]
+        assert value_of(second.as_of("macro_observations", series, as_of=D3)) == [2.0]
+    finally:
+        client.close()

@@ -23,8 +23,9 @@ Coherence has two layers:
 
 Commit order is visibility order in ``mp.ingest_log`` (migration 0004), so a commit numbered
 at or below a watermark was visible when the watermark was read, and its rows are in every
-answer loaded after that. Entries last at most the cache's TTL, so a new reader learns the
-commits of the last TTL (plus a margin) once, then only the new ones.
+answer loaded after that. A new reader learns the commits of the last TTL (plus a margin)
+once, then only the new ones; an entry loaded before those (it outlived that TTL: another
+reader's cache had a longer one) is a miss.
 """
 
 from __future__ import annotations
@@ -60,18 +61,24 @@ DEFAULT_MAX_STALENESS_SECONDS: Final = 1.0
 #: and PostgreSQL and the time between a commit's stamp and its visibility.
 _LOG_MARGIN_SECONDS: Final = 60.0
 
-# The newest commit, and the commits of the last :window seconds up to it (one snapshot).
+# The newest commit (seen); the newest commit stamped before the last :window seconds (floor);
+# and every commit in between, with its series (one snapshot). Entries loaded at or before the
+# floor are treated as stale: their later commits are not all known. Exact whatever the clocks
+# do: the known set is chosen by commit_seq, the clock only picks where it starts.
 _SEED_SQL: Final = """
-WITH top AS (SELECT coalesce(max(commit_seq), 0) AS seen FROM mp.ingest_log)
-SELECT top.seen, log.commit_seq, log.series_ids
-FROM top LEFT JOIN mp.ingest_log AS log
-  ON log.commit_seq <= top.seen
- AND log.committed_at >= now() - make_interval(secs => :window)
+WITH top AS (SELECT coalesce(max(commit_seq), 0) AS seen FROM mp.ingest_log),
+old AS (
+  SELECT coalesce(max(commit_seq), 0) AS floor FROM mp.ingest_log
+  WHERE committed_at < now() - make_interval(secs => :window)
+)
+SELECT top.seen, old.floor, log.commit_seq, log.series_ids
+FROM top CROSS JOIN old LEFT JOIN mp.ingest_log AS log
+  ON log.commit_seq > old.floor AND log.commit_seq <= top.seen
 """
 
 # The commits after the newest one known (ix_ingest_log_commit_seq).
 _NEWER_SQL: Final = """
-SELECT commit_seq, commit_seq, series_ids FROM mp.ingest_log WHERE commit_seq > :seen
+SELECT commit_seq, NULL, commit_seq, series_ids FROM mp.ingest_log WHERE commit_seq > :seen
 """
 
 _TIME_FIELDS: Final = frozenset({"obs_time", "knowledge_time", "ingested_at", "scheduled_at"})
@@ -90,6 +97,8 @@ class _Log:
         self.touched: dict[int, int] = {}
         #: The newest commit of a writer that did not log its series: everything older is stale.
         self.unlogged = 0
+        #: Commits up to here were not read (older than the window): older entries are stale.
+        self.floor = 0
         self._checked = 0.0
 
     def due(self) -> tuple[str, dict[str, Any]] | None:
@@ -105,8 +114,10 @@ class _Log:
 
     def absorb(self, rows: Sequence[Sequence[Any]]) -> None:
         seen = self.seen or 0
-        for newest, commit, series_ids in rows:
+        for newest, floor, commit, series_ids in rows:
             seen = max(seen, int(newest))
+            if floor is not None:
+                self.floor = max(self.floor, int(floor))
             if commit is None:
                 continue
             if series_ids is None:
@@ -118,7 +129,7 @@ class _Log:
 
     def fresh(self, series_id: int, watermark: int) -> bool:
         """Whether an entry loaded at ``watermark`` reflects every commit known to touch it."""
-        return watermark >= max(self.touched.get(series_id, 0), self.unlogged)
+        return watermark >= max(self.touched.get(series_id, 0), self.unlogged, self.floor)
 
 
 # --- payloads: [table, watermark, answer], JSON only ---------------------------------------------

@@ -40,17 +40,10 @@ class Invalidation:
 
     def sync(self, series_ids: list[int]) -> None:
         """Invalidate ``series_ids`` with a pooled sync client; log, never raise, on failure."""
-        from mp_cache import Cache, CacheUnavailableError, create_client
+        from mp_cache import CacheUnavailableError
 
-        key = self.settings.model_dump_json()
-        cache = _SYNC_CACHES.get(key)
-        if cache is None:
-            cache = Cache(
-                create_client(self.settings), self.settings, namespace=self.settings.cache_namespace
-            )
-            _SYNC_CACHES[key] = cache
         try:
-            cache.invalidate(series_ids)
+            _sync_cache(self.settings).invalidate(series_ids)
         except CacheUnavailableError as error:
             _missed(series_ids, error)
 
@@ -68,6 +61,18 @@ class Invalidation:
             await client.aclose()
 
 
+def _sync_cache(settings: RedisSettings) -> Cache:
+    """The pooled sync cache of these settings (made once; a bad setting raises here)."""
+    from mp_cache import Cache, create_client
+
+    key = settings.model_dump_json()
+    cache = _SYNC_CACHES.get(key)
+    if cache is None:
+        cache = Cache(create_client(settings), settings, namespace=settings.cache_namespace)
+        _SYNC_CACHES[key] = cache
+    return cache
+
+
 def _missed(series_ids: list[int], error: Exception) -> None:
     _log.warning(
         "mp-db: the cache invalidation of series %s after their commit did not reach Redis "
@@ -83,6 +88,7 @@ def invalidation() -> Invalidation | None:
 
     Raises:
         ConfigurationError: the cache is enabled but mp-cache is not installed.
+        CacheConfigError: mp-cache refuses the ``MP_REDIS_*`` settings.
     """
     settings = RedisSettings.load()
     if not settings.cache_enabled:
@@ -95,4 +101,6 @@ def invalidation() -> Invalidation | None:
             "invalidate the cache after its commit: pip install 'mp-db[cache]' (or set "
             "MP_REDIS_CACHE_ENABLED=false)"
         ) from error
+    # Builds the client now, so settings mp-cache refuses fail the ingest before it writes.
+    _sync_cache(settings)
     return Invalidation(settings)
