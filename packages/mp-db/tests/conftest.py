@@ -10,9 +10,12 @@ from typing import Any, Protocol, TypeVar
 import pytest
 from sqlalchemy import Engine, text
 
-from mp_config import PostgresSettings
+from mp_cache import AsyncCache, Cache, create_async_client, create_client
+from mp_config import PostgresSettings, RedisSettings
 from mp_db import (
+    AsyncCachedReader,
     AsyncReader,
+    CachedReader,
     Reader,
     create_async_db_engine,
     create_sync_engine,
@@ -109,10 +112,35 @@ def count_rows(engine: Engine, table: str) -> int:
 
 class Driver:
     """Ingest and read through one driver (psycopg or asyncpg) with the same calls, so a test
-    parametrized on ``driver`` checks both paths give the same answers."""
+    parametrized on ``driver`` checks both paths give the same answers.
 
-    def __init__(self, name: str, settings: PostgresSettings, engine: Engine) -> None:
-        self.name, self.settings, self.engine = name, settings, engine
+    With ``cache`` (Redis settings), ingest invalidates mp's cache (``MP_REDIS_CACHE_*`` set
+    by the fixture) and reads go through ``CachedReader`` / ``AsyncCachedReader``: the same
+    tests then check that cached answers are the reader's.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: PostgresSettings,
+        engine: Engine,
+        cache: RedisSettings | None = None,
+    ) -> None:
+        self.name, self.settings, self.engine, self.cache = name, settings, engine, cache
+        self._cached: CachedReader | None = None
+        if cache is not None and name == "sync":
+            client = create_client(cache)
+            self._client: Any = client
+            # One reader for the test: it must stay fresh through ingest's invalidations.
+            self._cached = CachedReader(
+                Reader(engine),
+                Cache(client, cache, namespace=cache.cache_namespace),
+                max_staleness_seconds=CACHED_MAX_STALENESS_SECONDS,
+            )
+
+    def close(self) -> None:
+        if self._cached is not None:
+            self._client.close()
 
     def ingest(self, table: Any, rows: Any, **options: Any) -> Any:
         if self.name == "sync":
@@ -128,23 +156,79 @@ class Driver:
         return run(write())
 
     def read(self, method: str, *args: Any, **options: Any) -> Any:
-        """``Reader.<method>(*args, **options)`` or its awaited ``AsyncReader`` twin."""
+        """``Reader.<method>(*args, **options)`` or its awaited ``AsyncReader`` twin (through
+        the cache when the driver has one and caches that read)."""
         if self.name == "sync":
-            return getattr(Reader(self.engine), method)(*args, **options)
+            reader: Any = Reader(self.engine)
+            if self._cached is not None and method in CACHED_READS:
+                reader = self._cached
+            return getattr(reader, method)(*args, **options)
 
         async def read() -> Any:
             async_engine = create_async_db_engine(self.settings)
+            client = None
             try:
-                return await getattr(AsyncReader(async_engine), method)(*args, **options)
+                reader: Any = AsyncReader(async_engine)
+                if self.cache is not None and method in CACHED_READS:
+                    client = create_async_client(self.cache)
+                    reader = AsyncCachedReader(
+                        reader,
+                        AsyncCache(client, self.cache, namespace=self.cache.cache_namespace),
+                        max_staleness_seconds=CACHED_MAX_STALENESS_SECONDS,
+                    )
+                return await getattr(reader, method)(*args, **options)
             finally:
+                if client is not None:
+                    await client.aclose()
                 await async_engine.dispose()
 
         return run(read())
 
 
-@pytest.fixture(params=["sync", "async"])
+#: The reads CachedReader answers from the cache; the others are the reader's own.
+CACHED_READS = frozenset({"as_of", "backtest", "first_release", "latest"})
+#: The cached drivers check mp.ingest_log rarely: ingest's own invalidation must keep them exact.
+CACHED_MAX_STALENESS_SECONDS = 3600.0
+
+
+@pytest.fixture(params=["sync", "async", "sync+cache", "async+cache"])
 def driver(
-    request: pytest.FixtureRequest, mp_pg_settings: PostgresSettings, engine: Engine
-) -> Driver:
-    """The psycopg path, then the asyncpg path."""
-    return Driver(str(request.param), mp_pg_settings, engine)
+    request: pytest.FixtureRequest,
+    mp_pg_settings: PostgresSettings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Driver]:
+    """The psycopg path, the asyncpg path, then both again through mp's cache (real Redis)."""
+    name, _, cached = str(request.param).partition("+")
+    cache: RedisSettings | None = None
+    if cached:
+        redis_settings: RedisSettings = request.getfixturevalue("mp_redis")
+        cache = redis_settings.model_copy(update={"cache_enabled": True})
+        enable_cache(monkeypatch, cache)
+    made = Driver(name, mp_pg_settings, engine, cache)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def enable_cache(monkeypatch: pytest.MonkeyPatch, settings: RedisSettings) -> None:
+    """Point ``RedisSettings.load()`` (what ingest reads) at ``settings``, cache enabled."""
+    values: dict[str, Any] = {
+        "MODE": settings.mode,
+        "HOST": settings.host,
+        "PORT": settings.port,
+        "DB": settings.db,
+        "KEY_PREFIX": settings.key_prefix,
+        "SOCKET_TIMEOUT": settings.socket_timeout,
+        "SOCKET_CONNECT_TIMEOUT": settings.socket_connect_timeout,
+        "RETRY_ATTEMPTS": settings.retry_attempts,
+        "CACHE_ENABLED": "true" if settings.cache_enabled else "false",
+        "CACHE_NAMESPACE": settings.cache_namespace,
+    }
+    if settings.username:
+        values["USERNAME"] = settings.username
+    if settings.password is not None:
+        values["PASSWORD"] = settings.password.get_secret_value()
+    for name, value in values.items():
+        monkeypatch.setenv(f"MP_REDIS_{name}", str(value))

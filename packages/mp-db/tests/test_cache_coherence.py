@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, days, macro, utc
+from conftest import SeriesMaker, days, enable_cache, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_cache import AsyncCache, Cache, create_async_client, create_client
@@ -51,24 +51,8 @@ OBS = utc(2023, 12, 1)
 
 def cache_env(monkeypatch: pytest.MonkeyPatch, settings: RedisSettings, *, enabled: bool) -> None:
     """Point ``RedisSettings.load()`` (what ingest reads) at ``settings``, cache on or off."""
-    values: dict[str, Any] = {
-        "MODE": settings.mode,
-        "HOST": settings.host,
-        "PORT": settings.port,
-        "DB": settings.db,
-        "KEY_PREFIX": settings.key_prefix,
-        "SOCKET_TIMEOUT": settings.socket_timeout,
-        "SOCKET_CONNECT_TIMEOUT": settings.socket_connect_timeout,
-        "RETRY_ATTEMPTS": settings.retry_attempts,
-        "CACHE_ENABLED": "true" if enabled else "false",
-        "CACHE_NAMESPACE": NAMESPACE,
-    }
-    if settings.username:
-        values["USERNAME"] = settings.username
-    if settings.password is not None:
-        values["PASSWORD"] = settings.password.get_secret_value()
-    for name, value in values.items():
-        monkeypatch.setenv(f"MP_REDIS_{name}", str(value))
+    update = {"cache_enabled": enabled, "cache_namespace": NAMESPACE}
+    enable_cache(monkeypatch, settings.model_copy(update=update))
 
 
 class Side:
