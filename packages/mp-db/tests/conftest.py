@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from mp_cache import AsyncCache, Cache, create_async_client, create_client
-from mp_config import PostgresSettings, RedisSettings
+from mp_config import PostgresSettings, RedisSettings, reset_settings
 from mp_db import (
     AsyncCachedReader,
     AsyncReader,
@@ -232,3 +232,4 @@ def enable_cache(monkeypatch: pytest.MonkeyPatch, settings: RedisSettings) -> No
         values["PASSWORD"] = settings.password.get_secret_value()
     for name, value in values.items():
         monkeypatch.setenv(f"MP_REDIS_{name}", str(value))
+    reset_settings()  # ingest reads them through get_settings

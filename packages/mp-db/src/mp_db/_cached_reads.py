@@ -61,15 +61,19 @@ DEFAULT_MAX_STALENESS_SECONDS: Final = 1.0
 #: and PostgreSQL and the time between a commit's stamp and its visibility.
 _LOG_MARGIN_SECONDS: Final = 60.0
 
-# The newest commit (seen); the newest commit stamped before the last :window seconds (floor);
-# and every commit in between, with its series (one snapshot). Entries loaded at or before the
-# floor are treated as stale: their later commits are not all known. Exact whatever the clocks
-# do: the known set is chosen by commit_seq, the clock only picks where it starts.
+# The newest commit (seen); a commit stamped before the last :window seconds (floor); and
+# every commit numbered in between, with its series (one snapshot). Entries loaded at or before
+# the floor are treated as stale, since not all their later commits were read. Exact whatever
+# the clocks do: the commits read are chosen by number; the clock only picks where to start
+# (the newest by committed_at, found on its index).
 _SEED_SQL: Final = """
 WITH top AS (SELECT coalesce(max(commit_seq), 0) AS seen FROM mp.ingest_log),
 old AS (
-  SELECT coalesce(max(commit_seq), 0) AS floor FROM mp.ingest_log
-  WHERE committed_at < now() - make_interval(secs => :window)
+  SELECT coalesce((
+    SELECT commit_seq FROM mp.ingest_log
+    WHERE committed_at < now() - make_interval(secs => :window)
+    ORDER BY committed_at DESC LIMIT 1
+  ), 0) AS floor
 )
 SELECT top.seen, old.floor, log.commit_seq, log.series_ids
 FROM top CROSS JOIN old LEFT JOIN mp.ingest_log AS log
@@ -478,6 +482,10 @@ class _CachedReads:
 
 class CachedReader(_CachedReads):
     """A :class:`~mp_db.Reader` answered from mp's cache where the cache can answer.
+
+    Over a connection held in one long (REPEATABLE READ) transaction, a hit can be newer than
+    that transaction's snapshot: the cache is shared, the snapshot is not. Read such snapshots
+    with the plain reader.
 
     ``latest``, ``as_of``, ``first_release`` and ``backtest`` take the reader's arguments and
     give its answers and errors; ``cutoff`` is the reader's, and every other read is on

@@ -410,8 +410,9 @@ def ingest(
             lands before a re-publication mp did not store would then be read in its place;
             sources that deliver such partial, out-of-order histories should turn this on.
 
-    With ``MP_REDIS_CACHE_ENABLED``, an ingest that commits its own transaction invalidates the
-    series it stored rows for in mp's cache before returning (see :mod:`mp_db._invalidation`).
+    With ``MP_REDIS_CACHE_ENABLED`` (read once per process, see ``mp_config.get_settings``), an
+    ingest that commits its own transaction invalidates the series it stored rows for in mp's
+    cache before returning (see :mod:`mp_db._invalidation`).
 
     Raises:
         IngestValidationError: the batch was refused; nothing was written.

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mp_config import RedisSettings
+from mp_config import RedisSettings, get_settings
 from mp_db.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ def invalidation() -> Invalidation | None:
         ConfigurationError: the cache is enabled but mp-cache is not installed.
         CacheConfigError: mp-cache refuses the ``MP_REDIS_*`` settings.
     """
-    settings = RedisSettings.load()
+    # Read once per process (mp-config's cache; reset_settings() re-reads): loading the env
+    # file costs milliseconds, more than a small ingest.
+    settings = get_settings(RedisSettings)
     if not settings.cache_enabled:
         return None
     try:
