@@ -4,6 +4,7 @@
     python3 -m nox -s test           every package's tests (``-s "test(package='mp-db')"`` for one)
     python3 -m nox                   lint, typecheck, test (the default list)
     python3 -m nox -s down           stop the stack (``-- --purge`` also deletes its data)
+    python3 -m nox -s backup         back up the native cluster (pgBackRest); ``restore`` restores
 
 Sessions stay thin: the work is done by the packages' own commands (``mp-stack``, ``mp-schema``)
 and by pytest.
@@ -84,9 +85,26 @@ def down(session: nox.Session) -> None:
 
 @nox.session
 def status(session: nox.Session) -> None:
-    """Report every service: backend, address, health, TimescaleDB version and license."""
+    """Report every service: backend, address, health, TimescaleDB version and license, and
+    the native cluster's last backup and WAL archive lag."""
     _install_tools(session)
     session.run("mp-stack", "--project-dir", str(ROOT), "status", env=_env())
+
+
+@nox.session
+def backup(session: nox.Session) -> None:
+    """Back up the native cluster with pgBackRest: ``-- --type full|diff|incr`` (default incr,
+    full when there is none), ``-- --verify`` also checks every checksum in the repository."""
+    _install_tools(session)
+    session.run("mp-stack", "--project-dir", str(ROOT), "backup", *session.posargs, env=_env())
+
+
+@nox.session
+def restore(session: nox.Session) -> None:
+    """Restore the native cluster from its backups, replacing its data: to the newest archived
+    commit, or ``-- --to 2026-12-01T20:30:00Z`` to a point in time (docs/operations.md)."""
+    _install_tools(session)
+    session.run("mp-stack", "--project-dir", str(ROOT), "restore", *session.posargs, env=_env())
 
 
 @nox.session

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,14 @@ from mp_testing.native import free_port
 from mp_testing.stack import (
     NativeStack,
     ServiceStatus,
+    backup_status,
     ensure_env_file,
     is_secret_variable,
+    parse_target,
     placeholder_secrets,
     render_table,
+    run_backup,
+    run_restore,
     stack_up,
 )
 from mp_testing.stack._cli import main
@@ -161,3 +166,66 @@ def test_status_reports_placeholder_passwords(
     monkeypatch.delenv("MP_S3_SECRET_ACCESS_KEY")
     main(["--project-dir", str(project), "status"])
     assert "placeholder" not in capsys.readouterr().out
+
+
+def test_native_stack_backs_up_and_restores_to_a_point_in_time(traversable_dir: Path) -> None:
+    """`up` makes the cluster archive its WAL; `backup` takes a full and an incremental backup
+    the status row reports; `restore --to` brings back what was committed before the target
+    and nothing after it; backups live outside the data folder, so `down --purge` keeps them."""
+    tmp_path = traversable_dir
+    postgres = PostgresSettings.load(env_file=None, port=free_port(), password="pg-secret")
+    redis = RedisSettings.load(env_file=None, port=free_port(), password="redis-secret")
+    stack = NativeStack(tmp_path, postgres, redis, tmp_path / "stack")
+    messages: list[str] = []
+    try:
+        stack.up(messages.append)
+        assert any("WAL archived by pgBackRest" in message for message in messages)
+        before = backup_status(stack, "native")
+        assert before.healthy is False
+        assert "no backup yet" in before.detail
+        cluster = stack.backups().cluster
+        with cluster.connect_admin(postgres.database) as connection:
+            connection.execute("CREATE TABLE drill (n int)")
+            connection.execute("INSERT INTO drill VALUES (1)")
+        full = run_backup(stack, "native", messages.append, kind="full")
+        with cluster.connect_admin(postgres.database) as connection:
+            # pgBackRest records a backup's end to the second: a target must come after it.
+            connection.execute("SELECT pg_sleep(1.1)")
+            connection.execute("INSERT INTO drill VALUES (2)")
+            target = connection.execute("SELECT clock_timestamp()").fetchone()
+            connection.execute("SELECT pg_sleep(0.2)")
+            connection.execute("INSERT INTO drill VALUES (3)")
+        incremental = run_backup(stack, "native", messages.append, kind="incr", verify=True)
+        assert (full.kind, incremental.kind) == ("full", "incr")
+        assert incremental.repository_bytes < full.repository_bytes
+        after = backup_status(stack, "native")
+        assert after.healthy is True, after.detail
+        assert f"last backup incr {incremental.label}" in after.detail
+        assert "segment(s) behind" in after.detail
+        assert target is not None
+        moment = target[0]
+        assert isinstance(moment, datetime)
+        run_restore(stack, "native", messages.append, target=parse_target(moment.isoformat()))
+        with cluster.connect_admin(postgres.database) as connection:
+            rows = connection.execute("SELECT n FROM drill ORDER BY n").fetchall()
+            writable = connection.execute("SELECT NOT pg_is_in_recovery()").fetchone()
+        assert [row[0] for row in rows] == [1, 2]
+        assert writable == (True,)
+    finally:
+        stack.down(messages.append, purge=True)
+    assert stack.resolve_backup_dir().is_dir()
+    assert not (tmp_path / "stack").exists()
+
+
+def test_backup_commands_refuse_other_backends_and_vague_targets() -> None:
+    """Backups through mp-stack are the native backend's; a target needs a UTC offset."""
+    from mp_testing.exceptions import StackError
+
+    with pytest.raises(StackError, match="native backend"):
+        run_backup(None, "compose", lambda message: None)
+    assert backup_status(None, "compose").healthy is None
+    with pytest.raises(StackError, match="no UTC offset"):
+        parse_target("2026-12-01 20:30:00")
+    with pytest.raises(StackError, match="not an ISO 8601 time"):
+        parse_target("yesterday")
+    assert parse_target("2026-12-01T21:30:00+01:00") == datetime(2026, 12, 1, 20, 30, tzinfo=UTC)

@@ -11,6 +11,7 @@ Example:
 """
 
 from mp_config._app import AppSettings, StackBackend, StackSettings
+from mp_config._backup import BackupSettings
 from mp_config._base import SECRETS_DIR_VARIABLE, MpSettings
 from mp_config._env_file import ENV_FILE_VARIABLE, find_env_file
 from mp_config._identifiers import validate_identifier
@@ -49,6 +50,7 @@ __all__ = [
     "ENV_FILE_VARIABLE",
     "SECRETS_DIR_VARIABLE",
     "AppSettings",
+    "BackupSettings",
     "ConfigError",
     "EnvFileError",
     "KafkaSettings",

@@ -1,4 +1,5 @@
-"""Native servers run by this process: PostgreSQL with TimescaleDB, redis-server, Redis Cluster.
+"""Native servers run by this process: PostgreSQL with TimescaleDB (backed up by pgBackRest),
+redis-server, Redis Cluster.
 
 These are the building blocks of the native stack (``mp-stack up``) and of the test fixtures'
 throwaway servers. On a machine without the programs, :data:`INSTALL_SCRIPT` installs them from
@@ -7,6 +8,14 @@ Debian packages (building TimescaleDB from Debian's source package where no bina
 
 from pathlib import Path
 
+from mp_testing.native._backup import (
+    ArchiveStatus,
+    BackupKind,
+    BackupRecord,
+    BackupRepository,
+    S3Repository,
+    find_pgbackrest,
+)
 from mp_testing.native._postgres import SUPERUSER, PostgresCluster, StopMode
 from mp_testing.native._redis import RedisClusterProcesses, RedisServer
 from mp_testing.native._resp import RespError, redis_command
@@ -27,12 +36,18 @@ INSTALL_SCRIPT = Path(__file__).with_name("install.sh")
 __all__ = [
     "INSTALL_SCRIPT",
     "SUPERUSER",
+    "ArchiveStatus",
+    "BackupKind",
+    "BackupRecord",
+    "BackupRepository",
     "PostgresBinaries",
     "PostgresCluster",
     "RedisClusterProcesses",
     "RedisServer",
     "RespError",
+    "S3Repository",
     "StopMode",
+    "find_pgbackrest",
     "find_postgres",
     "find_redis_server",
     "free_cluster_port",

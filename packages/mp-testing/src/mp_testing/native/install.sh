@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what mp's native stack needs on a Debian machine: a PostgreSQL server, TimescaleDB for
-# it, and redis-server. Idempotent: each step checks first and says "present" when it has nothing
+# it, redis-server and pgBackRest (its backups). Idempotent: each step checks first and says "present" when it has nothing
 # to do. On a release whose archive has no TimescaleDB binary for the installed PostgreSQL
 # (Debian 12), Debian's own timescaledb source package is built against it (Apache-2 edition).
 #
@@ -102,13 +102,24 @@ else
 fi
 step_done
 
+# --- pgBackRest (backups and WAL archiving of the native cluster) ------------------------------
+step "pgbackrest"
+if command -v pgbackrest >/dev/null 2>&1; then
+    say "  present: $(pgbackrest version 2>/dev/null | awk '{print $2}')"
+else
+    if [ -z "${APT_UPDATED:-}" ]; then apt_quiet update; APT_UPDATED=1; fi
+    apt_quiet install --no-install-recommends pgbackrest \
+        || fail "could not install pgbackrest" "check the apt sources"
+fi
+step_done
+
 # --- TimescaleDB ----------------------------------------------------------------------------------
 step "timescaledb for PostgreSQL ${PG_MAJOR}"
 SHAREDIR="$("$PG_CONFIG" --sharedir 2>/dev/null || printf '/usr/share/postgresql/%s' "$PG_MAJOR")"
 if [ -f "${SHAREDIR}/extension/timescaledb.control" ]; then
     say "  present: $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "${SHAREDIR}/extension/timescaledb.control")"
     step_done
-    say "native prerequisites ready (PostgreSQL ${PG_MAJOR}, TimescaleDB, redis-server)"
+    say "native prerequisites ready (PostgreSQL ${PG_MAJOR}, TimescaleDB, redis-server, pgBackRest)"
     exit 0
 fi
 
@@ -162,4 +173,4 @@ step "build and install timescaledb (about a minute on 2 cores)"
 [ -f "${SHAREDIR}/extension/timescaledb.control" ] \
     || fail "timescaledb.control missing after install" "see ${CACHE_DIR}/install.log"
 step_done
-say "native prerequisites ready (PostgreSQL ${PG_MAJOR}, TimescaleDB built from source, redis-server)"
+say "native prerequisites ready (PostgreSQL ${PG_MAJOR}, TimescaleDB built from source, redis-server, pgBackRest)"

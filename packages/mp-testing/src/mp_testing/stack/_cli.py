@@ -1,4 +1,5 @@
-"""``mp-stack``: bring the local stack up or down, report its status, install prerequisites."""
+"""``mp-stack``: bring the local stack up or down, report its status, install prerequisites,
+back the native cluster up and restore it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mp_testing.exceptions import MpTestingError
+from mp_testing.stack._backups import parse_target, run_backup, run_restore
 from mp_testing.stack._env_file import placeholder_warning
 from mp_testing.stack._native import run_installer
 from mp_testing.stack._stack import (
@@ -40,7 +42,29 @@ def _parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop what up started")
     down.add_argument("--purge", action="store_true", help="also delete the stack's data")
     commands.add_parser("status", help="report every service; exit 1 if one is unhealthy")
-    commands.add_parser("install", help="install PostgreSQL, TimescaleDB, redis-server (Debian)")
+    commands.add_parser(
+        "install", help="install PostgreSQL, TimescaleDB, redis-server, pgBackRest (Debian)"
+    )
+    backup = commands.add_parser("backup", help="back up the native cluster with pgBackRest")
+    backup.add_argument(
+        "--type",
+        choices=("full", "diff", "incr"),
+        default="incr",
+        help="incr (default; full when there is none yet), diff or full",
+    )
+    backup.add_argument(
+        "--verify", action="store_true", help="then check every checksum in the repository"
+    )
+    restore = commands.add_parser(
+        "restore", help="restore the native cluster from its backups (replaces its data)"
+    )
+    restore.add_argument(
+        "--to",
+        default=None,
+        metavar="TIME",
+        help="recover to this ISO 8601 time with offset (2026-12-01T20:30:00Z); "
+        "default: the newest archived commit",
+    )
     return parser
 
 
@@ -55,6 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack_down(project_dir, arguments.env_file, purge=arguments.purge)
         elif arguments.command == "install":
             run_installer(say)
+        elif arguments.command in ("backup", "restore"):
+            config = StackConfig.load(project_dir, arguments.env_file)
+            backend = config.remembered_backend() or "none"
+            if arguments.command == "backup":
+                run_backup(
+                    config.native(), backend, say, kind=arguments.type, verify=arguments.verify
+                )
+            else:
+                target = parse_target(arguments.to) if arguments.to else None
+                run_restore(config.native(), backend, say, target=target)
         else:
             config = StackConfig.load(project_dir, arguments.env_file)
             statuses = stack_status(config)

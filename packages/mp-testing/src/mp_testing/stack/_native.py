@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mp_config import PostgresSettings, RedisSettings, is_local_host
+from mp_config import BackupSettings, PostgresSettings, RedisSettings, S3Settings, is_local_host
 from mp_testing.exceptions import MpTestingError, NativeServiceError, StackError
 from mp_testing.native import (
     INSTALL_SCRIPT,
+    BackupRepository,
     PostgresCluster,
     RedisServer,
+    S3Repository,
+    find_pgbackrest,
     find_postgres,
     find_redis_server,
     service_os_user,
@@ -41,6 +44,10 @@ def missing_prerequisites() -> list[str]:
         find_redis_server()
     except NativeServiceError:
         missing.append("redis-server")
+    try:
+        find_pgbackrest()
+    except NativeServiceError:
+        missing.append("pgBackRest")
     return missing
 
 
@@ -48,7 +55,8 @@ def run_installer(progress: Progress) -> None:
     """Run the Debian installer script, streaming its progress lines."""
     if shutil.which("apt-get") is None:
         raise StackError(
-            "the native stack needs PostgreSQL, TimescaleDB and redis-server, and this machine "
+            "the native stack needs PostgreSQL, TimescaleDB, redis-server and pgBackRest, and "
+            "this machine "
             "has no apt-get to install them: install them by hand, or use a machine with Docker"
         )
     progress(f"installing native prerequisites with {INSTALL_SCRIPT.name} (idempotent)")
@@ -78,12 +86,25 @@ class NativeStack:
         postgres: ``MP_PG_*``; host must be loopback, port is where the cluster listens.
         redis: ``MP_REDIS_*``; host must be loopback, port is where redis-server listens.
         data_dir: ``MP_STACK_DATA_DIR``, when set.
+        backup: ``MP_BACKUP_*`` (where pgBackRest keeps the cluster's backups).
+        s3: ``MP_S3_*``, the store of an S3 backup repository (``MP_BACKUP_S3_BUCKET``).
     """
 
     project_dir: Path
     postgres: PostgresSettings
     redis: RedisSettings
     data_dir: Path | None = None
+    backup: BackupSettings | None = None
+    s3: S3Settings | None = None
+
+    def _project_folder(self, name: str) -> Path:
+        preferred = self.project_dir / ".mp" / name
+        user = service_os_user()
+        if user is None or user_can_enter(self.project_dir, user):
+            return preferred
+        digest = hashlib.sha256(str(self.project_dir.resolve()).encode()).hexdigest()[:12]
+        # /var/tmp survives reboots (unlike /tmp on many systems) and every user can enter it.
+        return Path("/var/tmp") / f"mp-{name}-{digest}"  # noqa: S108 - a fixed, keyed folder
 
     def resolve_data_dir(self) -> Path:
         """The data folder: the configured one, else ``.mp/native`` in the project, else (when
@@ -91,19 +112,71 @@ class NativeStack:
         by the project's path."""
         if self.data_dir is not None:
             return self.data_dir
-        preferred = self.project_dir / ".mp" / "native"
-        user = service_os_user()
-        if user is None or user_can_enter(self.project_dir, user):
-            return preferred
-        digest = hashlib.sha256(str(self.project_dir.resolve()).encode()).hexdigest()[:12]
-        # /var/tmp survives reboots (unlike /tmp on many systems) and every user can enter it.
-        return Path("/var/tmp") / f"mp-native-{digest}"  # noqa: S108 - a fixed, keyed folder
+        return self._project_folder("native")
 
-    def cluster(self) -> PostgresCluster:
-        """The project's PostgreSQL cluster (not started by this call)."""
+    def resolve_backup_dir(self) -> Path:
+        """pgBackRest's folder: ``MP_BACKUP_DIR``, else ``.mp/backup`` (or its fallback).
+
+        Kept apart from the data folder, so that ``down --purge`` leaves the backups alone.
+        """
+        if self.backup is not None and self.backup.dir is not None:
+            return self.backup.dir
+        if self.data_dir is not None:
+            return self.data_dir.parent / f"{self.data_dir.name}-backup"
+        return self._project_folder("backup")
+
+    def _s3_repository(self) -> S3Repository | None:
+        if self.backup is None or self.backup.s3_bucket is None:
+            return None
+        from urllib.parse import urlsplit
+
+        s3 = self.s3 or S3Settings.load(env_file=None)
+        parts = urlsplit(s3.endpoint_url)
+        if parts.scheme != "https":
+            raise StackError(
+                "MP_BACKUP_S3_BUCKET is set, but pgBackRest talks to S3 over HTTPS only and "
+                f"MP_S3_ENDPOINT_URL is {s3.endpoint_url}: serve the store over TLS, or unset "
+                "MP_BACKUP_S3_BUCKET to keep the repository on local disk"
+            )
+        if s3.secret_access_key is None:
+            raise StackError("MP_BACKUP_S3_BUCKET is set, but MP_S3_SECRET_ACCESS_KEY is not")
+        return S3Repository(
+            endpoint=parts.netloc,
+            bucket=self.backup.s3_bucket,
+            region=s3.region,
+            key=s3.access_key_id,
+            key_secret=s3.secret_access_key.get_secret_value(),
+            path=self.backup.s3_path,
+            verify_tls=s3.verify_tls,
+            path_style=s3.path_style,
+        )
+
+    def backups(self) -> BackupRepository:
+        """pgBackRest for the project's cluster (its archive settings included)."""
+        return self._backups(self._bare_cluster())
+
+    def _bare_cluster(self) -> PostgresCluster:
         return PostgresCluster(
             self.resolve_data_dir() / "postgres", self.postgres.port, durable=True
         )
+
+    def _backups(self, cluster: PostgresCluster) -> BackupRepository:
+        retention = self.backup.retention_full if self.backup is not None else 2
+        repository = BackupRepository(
+            cluster, self.resolve_backup_dir(), retention, self._s3_repository()
+        )
+        cluster.settings = {**cluster.settings, **repository.archive_settings()}
+        return repository
+
+    def cluster(self) -> PostgresCluster:
+        """The project's PostgreSQL cluster (not started by this call); it archives its WAL to
+        the backup repository when pgBackRest is installed."""
+        cluster = self._bare_cluster()
+        try:
+            find_pgbackrest()
+        except NativeServiceError:
+            return cluster
+        return self._backups(cluster).cluster
 
     def redis_server(self) -> RedisServer:
         """The project's redis-server (not started by this call)."""
@@ -153,6 +226,14 @@ class NativeStack:
             cluster.ensure_database(self.postgres.database, self.postgres.user)
             progress(
                 f"PostgreSQL ready: role {self.postgres.user}, database {self.postgres.database}"
+            )
+            repository = self._backups(cluster)
+            repository.attach()
+            where = self.backup.s3_bucket if self.backup and self.backup.s3_bucket else None
+            progress(
+                "backups: WAL archived by pgBackRest to "
+                + (f"bucket {where}" if where else str(repository.repo_dir))
+                + " (nox -s backup takes one)"
             )
             server = self.redis_server()
             progress(f"redis-server: starting on 127.0.0.1:{self.redis.port}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mp_config import (
+    BackupSettings,
     ConfigError,
     KafkaSettings,
     MongoSettings,
@@ -23,6 +24,7 @@ from mp_config import (
 )
 from mp_testing._docker import docker_engine_available
 from mp_testing.exceptions import StackError
+from mp_testing.stack._backups import backup_status
 from mp_testing.stack._compose import ComposeStack, compose_command
 from mp_testing.stack._env_file import ensure_env_file, placeholder_warning
 from mp_testing.stack._native import NativeStack
@@ -64,6 +66,7 @@ class StackConfig:
     mongo: MongoSettings
     s3: S3Settings
     kafka: KafkaSettings
+    backup: BackupSettings
 
     @classmethod
     def load(cls, project_dir: Path, env_file: Path | None = None) -> StackConfig:
@@ -84,6 +87,7 @@ class StackConfig:
                 mongo=MongoSettings.load(env_file=source),
                 s3=S3Settings.load(env_file=source),
                 kafka=KafkaSettings.load(env_file=source),
+                backup=BackupSettings.load(env_file=source),
             )
         except ConfigError as error:
             raise StackError(str(error)) from error
@@ -95,7 +99,14 @@ class StackConfig:
 
     def native(self) -> NativeStack:
         """The native backend for this project."""
-        return NativeStack(self.project_dir, self.postgres, self.redis, self.stack.data_dir)
+        return NativeStack(
+            self.project_dir,
+            self.postgres,
+            self.redis,
+            self.stack.data_dir,
+            backup=self.backup,
+            s3=self.s3,
+        )
 
     def compose(self) -> ComposeStack:
         """The compose backend for this project."""
@@ -131,6 +142,7 @@ def stack_status(config: StackConfig, backend: str | None = None) -> list[Servic
     """Probe every service with the configured addresses and credentials."""
     backend = backend or config.remembered_backend() or "none"
     statuses = [postgres_status(config.postgres, backend), redis_status(config.redis, backend)]
+    statuses.append(backup_status(config.native() if backend == "native" else None, backend))
     extras = [
         ("mongodb", config.mongo.host, config.mongo.port, True),
         ("minio", *_s3_address(config.s3), True),
