@@ -7,11 +7,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from conftest import SeriesMaker, days, macro, utc
+from ledger import BATCH_ROWS, Ledger, batch_rows, count_batch, create_writer_series
 from sqlalchemy import Engine, text
 
 from mp_db import (
@@ -30,48 +30,12 @@ from mp_testing.faults import TcpProxy
 
 pytestmark = pytest.mark.scenario("nothing_lost")
 
-BATCH_ROWS = 400
 CRASH_CYCLES = 5
-
-
-@dataclass
-class Ledger:
-    """What writers were told: batches acknowledged, and batches whose fate is unknown."""
-
-    acknowledged: list[tuple[int, int]] = field(default_factory=list)
-    ambiguous: list[tuple[int, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, batch: tuple[int, int], ok: bool) -> None:
-        with self.lock:
-            (self.acknowledged if ok else self.ambiguous).append(batch)
-
-
-def _batch(series_id: int, number: int) -> list[dict[str, Any]]:
-    base = utc(1980, 1, 1) + days(number * BATCH_ROWS)
-    return [
-        macro(series_id, base + days(n), base + days(n + 1), float(number * 1000 + n))
-        for n in range(BATCH_ROWS)
-    ]
 
 
 def partial_ingest(engine: Engine, rows: list[dict[str, Any]]) -> Callable[[], IngestReport]:
     """A unit of work that ingests ``rows`` (for the retry helper)."""
     return lambda: ingest(engine, "macro", rows)
-
-
-def _count_batch(engine: Engine, series_id: int, number: int) -> tuple[int, int]:
-    base = utc(1980, 1, 1) + days(number * BATCH_ROWS)
-    with engine.connect() as connection:
-        row = connection.execute(
-            text(
-                "SELECT count(*), count(*) - count(DISTINCT (obs_time, knowledge_time))"
-                " FROM mp.macro_observations WHERE series_id = :series"
-                " AND obs_time >= :low AND obs_time < :high"
-            ),
-            {"series": series_id, "low": base, "high": base + days(BATCH_ROWS)},
-        ).one()
-    return int(row[0]), int(row[1])
 
 
 @pytest.mark.reliability
@@ -82,26 +46,7 @@ def test_ledger_survives_crash_restart_cycles(mp_scenario_metrics: dict[str, Any
     server = start_throwaway_postgres(durable=True)
     engine = create_sync_engine(server.settings.model_copy(update={"connect_timeout": 2}))
     try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO mp.data_sources (code, name, source_type, vintage_capability)"
-                    " VALUES ('ledger', 'Ledger', 'vendor', 'full')"
-                )
-            )
-            writers = [
-                int(
-                    connection.execute(
-                        text(
-                            "INSERT INTO mp.series (source_id, source_code, kind, name, frequency)"
-                            " SELECT source_id, :code, 'macro', 'l', 'daily' FROM mp.data_sources"
-                            " RETURNING series_id"
-                        ),
-                        {"code": f"L{n}"},
-                    ).scalar_one()
-                )
-                for n in range(3)
-            ]
+        writers = create_writer_series(engine, "L", 3)
         ledger = Ledger()
         stop = threading.Event()
 
@@ -109,7 +54,7 @@ def test_ledger_survives_crash_restart_cycles(mp_scenario_metrics: dict[str, Any
             number = 0
             while not stop.is_set():
                 try:
-                    ingest(engine, "macro", _batch(series_id, number), chunk_rows=100)
+                    ingest(engine, "macro", batch_rows(series_id, number), chunk_rows=100)
                     ledger.record((series_id, number), ok=True)
                 except MpDbError:
                     ledger.record((series_id, number), ok=False)
@@ -132,20 +77,20 @@ def test_ledger_survives_crash_restart_cycles(mp_scenario_metrics: dict[str, Any
 
         lost = duplicates = verified = 0
         for series_id, number in ledger.acknowledged:
-            stored, doubled = _count_batch(engine, series_id, number)
+            stored, doubled = count_batch(engine, series_id, number)
             lost += BATCH_ROWS - stored
             duplicates += doubled
             verified += stored
         partial = 0
         for series_id, number in ledger.ambiguous:
-            stored, doubled = _count_batch(engine, series_id, number)
+            stored, doubled = count_batch(engine, series_id, number)
             duplicates += doubled
             partial += int(stored not in (0, BATCH_ROWS))
         retry = RetryPolicy(attempts=6, base_delay=0.2, max_delay=1.0)
         for series_id, number in ledger.ambiguous:
-            rows = _batch(series_id, number)
+            rows = batch_rows(series_id, number)
             run_with_retry(partial_ingest(engine, rows), policy=retry)
-            stored, doubled = _count_batch(engine, series_id, number)
+            stored, doubled = count_batch(engine, series_id, number)
             lost += BATCH_ROWS - stored
             duplicates += doubled
             verified += stored
@@ -190,7 +135,7 @@ def test_ambiguous_commit_resolves_to_one_copy(
                     )
                 ).scalar_one()
             )
-        rows = _batch(series, 0)
+        rows = batch_rows(series, 0)
         with TcpProxy(
             mp_throwaway_postgres.settings.host, mp_throwaway_postgres.settings.port
         ) as proxy:
@@ -204,12 +149,12 @@ def test_ambiguous_commit_resolves_to_one_copy(
                 with pytest.raises(TransientError):
                     ingest(proxied, "macro", rows)
                 assert proxy.stats.markers_seen == 1
-                stored_after_cut, _ = _count_batch(direct, series, 0)
+                stored_after_cut, _ = count_batch(direct, series, 0)
                 proxy.heal()
                 report = run_with_retry(lambda: ingest(proxied, "macro", rows))
             finally:
                 proxied.dispose()
-        stored, duplicates = _count_batch(direct, series, 0)
+        stored, duplicates = count_batch(direct, series, 0)
     finally:
         direct.dispose()
     assert stored_after_cut == BATCH_ROWS
@@ -254,7 +199,7 @@ def test_a_revision_never_changes_an_earlier_as_of(
 def test_resubmission_is_idempotent(engine: Engine, make_series: SeriesMaker) -> None:
     """Sending the same batch five times stores it once."""
     series = make_series(frequency="daily")
-    rows = _batch(series, 0)
+    rows = batch_rows(series, 0)
     reports = [ingest(engine, "macro", rows) for _ in range(5)]
     assert [report.inserted for report in reports] == [BATCH_ROWS, 0, 0, 0, 0]
-    assert _count_batch(engine, series, 0) == (BATCH_ROWS, 0)
+    assert count_batch(engine, series, 0) == (BATCH_ROWS, 0)
