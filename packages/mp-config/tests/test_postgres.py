@@ -138,3 +138,67 @@ def test_every_problem_is_reported_at_once() -> None:
         PostgresSettings.load(port=0, pool_size=0, research_role="Bad Name")
     variables = {problem.variable for problem in caught.value.problems}
     assert variables == {"MP_PG_PORT", "MP_PG_POOL_SIZE", "MP_PG_RESEARCH_ROLE"}
+
+
+def test_several_hosts_make_a_multi_host_target() -> None:
+    """MP_PG_HOST lists servers in order, each with its port or MP_PG_PORT; with more than one
+    a connection must land on a read-write server (never on a standby)."""
+    settings = PostgresSettings.load(
+        env_file=None, host="127.0.0.1:6001, 127.0.0.1", port=6002, password="pw"
+    )
+    assert settings.endpoints() == [("127.0.0.1", 6001), ("127.0.0.1", 6002)]
+    assert settings.is_multi_host
+    assert settings.effective_target_session_attrs() == "read-write"
+    url = settings.sync_url()
+    assert url.host is None
+    assert url.query["host"] == ("127.0.0.1:6001", "127.0.0.1:6002")
+    assert url.query["target_session_attrs"] == "read-write"
+    assert url.query["sslmode"] == "disable"
+    assert settings.async_url().query["host"] == ("127.0.0.1:6001", "127.0.0.1:6002")
+    assert settings.async_connect_args()["target_session_attrs"] == "read-write"
+    kwargs = settings.psycopg_kwargs()
+    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1,127.0.0.1", "6001,6002")
+    assert kwargs["target_session_attrs"] == "read-write"
+    assert settings.display_url() == "postgresql://mp:***@127.0.0.1:6001,127.0.0.1:6002/mp"
+
+
+def test_one_host_keeps_the_plain_url_and_replica_reads_stay_single() -> None:
+    """One host: no target_session_attrs unless asked; reads on the replica never get one."""
+    single = PostgresSettings.load(env_file=None, host="127.0.0.1", port=6001)
+    assert single.endpoints() == [("127.0.0.1", 6001)]
+    assert "target_session_attrs" not in single.sync_url().query
+    assert "target_session_attrs" not in single.psycopg_kwargs()
+    several = PostgresSettings.load(
+        env_file=None, host="127.0.0.1:6001,127.0.0.1:6002", read_host="127.0.0.1", read_port=6003
+    )
+    read_url = several.sync_url(read=True)
+    assert (read_url.host, read_url.port) == ("127.0.0.1", 6003)
+    assert "target_session_attrs" not in read_url.query
+    assert "target_session_attrs" not in several.async_connect_args(read=True)
+    asked = PostgresSettings.load(env_file=None, target_session_attrs="primary")
+    assert asked.sync_url().query["target_session_attrs"] == "primary"
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("127.0.0.1,,127.0.0.2", "must not hold an empty one"),
+        ("127.0.0.1:0", "1-65535"),
+        ("127.0.0.1:http", "1-65535"),
+    ],
+)
+def test_bad_host_lists_are_refused(host: str, message: str) -> None:
+    """A malformed list is refused with the variable named, nothing guessed."""
+    with pytest.raises(SettingsValidationError, match=message) as caught:
+        PostgresSettings.load(env_file=None, host=host)
+    assert "MP_PG_HOST" in str(caught.value)
+
+
+def test_every_host_of_a_list_needs_verified_tls_off_loopback() -> None:
+    """One remote host in the list is enough: the one sslmode of the list is verify-full by
+    default, and a weaker one is refused."""
+    with pytest.raises(SettingsValidationError, match="MP_PG_HOST"):
+        PostgresSettings.load(env_file=None, host="127.0.0.1,db.example.com", sslmode="require")
+    remote = PostgresSettings.load(env_file=None, host="127.0.0.1,db.example.com")
+    assert remote.effective_sslmode() == "verify-full"
+    assert remote.sync_url().query["sslmode"] == "verify-full"

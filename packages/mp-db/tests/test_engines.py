@@ -22,9 +22,12 @@ from mp_db import (
     create_async_db_engine,
     create_sync_engine,
     durability_warnings,
+    primary_wal_position,
+    replica_lag,
     run_with_retry,
     run_with_retry_async,
     translate_errors,
+    wait_for_replay,
 )
 from mp_testing import ThrowawayPostgres
 
@@ -197,3 +200,27 @@ def test_retry_repeats_transient_faults_only() -> None:
     with pytest.raises(ConnectionLostError):
         run(run_with_retry_async(always_lost, policy=fast))
     assert len(calls) == 3
+
+
+def test_replica_reports_its_lag_and_replays_a_fresh_write(
+    mp_throwaway_postgres: ThrowawayPostgres,
+) -> None:
+    """The standby says it is recovering and how far behind it is; waiting for the primary's
+    WAL position after a write makes that write visible there; the primary never lags."""
+    settings = mp_throwaway_postgres.add_standby()
+    with Database(settings) as db:
+        with db.begin() as connection:
+            connection.execute(text("CREATE TABLE mp.replay_probe (n int)"))
+            connection.execute(text("INSERT INTO mp.replay_probe VALUES (7)"))
+        position = primary_wal_position(db.engine)
+        wait_for_replay(db.read_engine, position, wait_seconds=10)
+        with db.read_engine.connect() as connection:
+            seen = connection.execute(text("SELECT n FROM mp.replay_probe")).scalar_one()
+        assert seen == 7
+        lag = replica_lag(db.read_engine)
+        assert lag.in_recovery is True
+        assert lag.lag_seconds >= 0.0
+        primary = replica_lag(db.engine)
+        assert (primary.in_recovery, primary.caught_up, primary.lag_seconds) == (False, True, 0.0)
+        with pytest.raises(ConfigurationError, match="needs the primary"):
+            primary_wal_position(db.read_engine)

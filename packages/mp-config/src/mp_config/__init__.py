@@ -25,6 +25,7 @@ from mp_config._postgres import (
     DEFAULT_PG_USER,
     PostgresSettings,
     SslMode,
+    TargetSessionAttrs,
 )
 from mp_config._redis import DEFAULT_REDIS_PORT, RateLimit, RedisMode, RedisSettings
 from mp_config._registry import get_settings, reset_settings
@@ -67,6 +68,7 @@ __all__ = [
     "SslMode",
     "StackBackend",
     "StackSettings",
+    "TargetSessionAttrs",
     "__version__",
     "find_env_file",
     "get_settings",

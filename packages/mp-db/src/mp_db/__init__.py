@@ -28,6 +28,15 @@ from mp_db._release import (
     release_knowledge_time,
     series_knowledge_time,
 )
+from mp_db._replica import (
+    ReplicaLag,
+    primary_wal_position,
+    primary_wal_position_async,
+    replica_lag,
+    replica_lag_async,
+    wait_for_replay,
+    wait_for_replay_async,
+)
 from mp_db._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry, run_with_retry_async
 from mp_db._rows import (
     ROW_TYPES,
@@ -116,6 +125,7 @@ __all__ = [
     "ReadOnlyError",
     "Reader",
     "ReleaseCalendarRow",
+    "ReplicaLag",
     "RetryPolicy",
     "RowProblem",
     "SchemaNotReadyError",
@@ -142,7 +152,11 @@ __all__ = [
     "ingest_async",
     "join_as_of",
     "next_business_day",
+    "primary_wal_position",
+    "primary_wal_position_async",
     "release_knowledge_time",
+    "replica_lag",
+    "replica_lag_async",
     "resolve_table",
     "run_with_retry",
     "run_with_retry_async",
@@ -151,4 +165,6 @@ __all__ = [
     "to_frame",
     "translate_errors",
     "validate_batch",
+    "wait_for_replay",
+    "wait_for_replay_async",
 ]

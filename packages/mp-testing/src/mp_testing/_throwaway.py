@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mp_config import PostgresSettings
+from mp_testing.exceptions import NativeServiceError
 from mp_testing.native import PostgresCluster, free_port, service_os_user
 
 __all__ = ["ThrowawayPostgres", "start_throwaway_postgres"]
@@ -45,6 +46,28 @@ class ThrowawayPostgres:
         return self.settings.model_copy(
             update={"read_host": standby.host, "read_port": standby.port}
         )
+
+    def add_synchronous_standby(self) -> PostgresCluster:
+        """Start a streaming standby that every commit waits for (``synchronous_standby_names``):
+        a commit the primary acknowledged is on the standby's disk too, so promoting it after
+        the primary dies loses no acknowledged work."""
+        self.add_standby()
+        standby = self.standbys[-1]
+        # Only the primary waits: the standby keeps the settings it was created with, so once
+        # promoted (with no standby of its own) it does not wait for one.
+        self.cluster.settings = {**self.cluster.settings, "synchronous_standby_names": "'*'"}
+        self.cluster.reload()
+        return standby
+
+    def fail_over(self) -> PostgresCluster:
+        """The primary dies (immediate stop, a crash to its data) and the first standby is
+        promoted; return the new primary."""
+        if not self.standbys:
+            raise NativeServiceError("fail over", "no standby to promote: add_standby() first")
+        self.cluster.stop("immediate")
+        standby = self.standbys[0]
+        standby.promote()
+        return standby
 
     def terminate_backends(self, application_name: str | None = None) -> int:
         """Kill client backends of the mp database (optionally one application's)."""

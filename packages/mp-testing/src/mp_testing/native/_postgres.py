@@ -389,6 +389,24 @@ class PostgresCluster:
         standby.start(timeout)
         return standby
 
+    def promote(self, timeout: float = 60.0) -> None:
+        """Turn this standby into a primary (``pg_ctl promote``) and wait until it takes writes."""
+        run_as(
+            [
+                self.binaries.program("pg_ctl"),
+                "promote",
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(round(timeout)),
+            ],
+            self.os_user,
+            step="promote the standby",
+            cwd=self.root,
+            timeout=timeout + 10,
+        )
+
     # -- administration --------------------------------------------------------------------------
 
     def connect_admin(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
