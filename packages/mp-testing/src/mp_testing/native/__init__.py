@@ -16,6 +16,7 @@ from mp_testing.native._backup import (
     S3Repository,
     find_pgbackrest,
 )
+from mp_testing.native._logical import DumpSummary, export_database, import_database
 from mp_testing.native._postgres import SUPERUSER, PostgresCluster, StopMode
 from mp_testing.native._redis import RedisClusterProcesses, RedisServer
 from mp_testing.native._resp import RespError, redis_command
@@ -40,6 +41,7 @@ __all__ = [
     "BackupKind",
     "BackupRecord",
     "BackupRepository",
+    "DumpSummary",
     "PostgresBinaries",
     "PostgresCluster",
     "RedisClusterProcesses",
@@ -47,11 +49,13 @@ __all__ = [
     "RespError",
     "S3Repository",
     "StopMode",
+    "export_database",
     "find_pgbackrest",
     "find_postgres",
     "find_redis_server",
     "free_cluster_port",
     "free_port",
+    "import_database",
     "port_is_open",
     "redis_command",
     "service_os_user",
