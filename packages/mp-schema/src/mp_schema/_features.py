@@ -3,7 +3,8 @@
 On an Apache-2 build the migrations record compression as deferred (with the reason) in
 ``mp.timescale_features``. Once the server has the community license,
 :func:`apply_timescale_features` (``mp-schema apply-timescale-features``) applies what is
-missing; running it again changes nothing.
+missing; running it again changes nothing. Policies it creates do not run until the operator
+enables them after the backfill (:mod:`mp_schema._compression`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class FeatureStatus:
     Attributes:
         table: the hypertable (in schema ``mp``).
         feature: ``compression`` (settings and policy).
-        status: ``applied`` or ``deferred``.
+        status: ``deferred``, ``backfilling``, ``enabled`` or ``paused`` (see
+            :data:`~mp_schema.COMPRESSION_STATES`).
         reason: why deferred, or what was applied.
     """
 
@@ -57,7 +59,8 @@ def _run(settings: PostgresSettings | None, statement: str, action: str) -> list
 def apply_timescale_features(settings: PostgresSettings | None = None) -> list[FeatureStatus]:
     """Apply every license-dependent feature the server allows; idempotent.
 
-    Must run as the tables' owner (the migrating role).
+    New policies are created unscheduled (``backfilling``); a table already enabled or
+    paused keeps its state. Must run as the tables' owner (the migrating role).
     """
     return _run(
         settings, "SELECT * FROM mp.apply_timescale_features()", "applying TimescaleDB features"
