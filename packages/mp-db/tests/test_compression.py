@@ -170,6 +170,12 @@ def test_ingest_under_a_running_compression_policy(
     (state,) = enable_compression(mp_pg_settings, TABLE)
     assert state.state == "enabled"
     assert state.scheduled is True
+    # The scheduler would start it at once too; a second run at the same time would find its
+    # chunks taken. Keep it scheduled but due later, and run it here at a known moment.
+    with mp_database.connect() as connection:
+        connection.execute(
+            "SELECT alter_job(%s, next_start => now() + interval '1 hour')", (state.job_id,)
+        )
     chunk = _chunk_of(engine, utc(2001, 6))
     compressor = _Compressor(mp_database, f"CALL run_job({state.job_id})")
     report = _ingest_while(engine, _revisions(first, second), compressor, chunk)

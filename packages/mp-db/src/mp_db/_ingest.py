@@ -30,7 +30,7 @@ from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
+__all__ = ["DEADLOCK_ATTEMPTS", "DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
 
 #: Rows per COPY chunk: big enough to amortize each statement, small enough that the staging
 #: table fits PostgreSQL's default 8 MB of temp_buffers.

@@ -34,7 +34,9 @@ COMPRESSION_STATES = ("deferred", "backfilling", "enabled", "paused")
 _STATUS_SQL = """
 SELECT f.table_name, f.status, coalesce(f.reason, ''), f.recorded_at,
        coalesce(current_setting('timescaledb.license', true), 'unknown'),
-       j.job_id, j.scheduled, j.config ->> 'compress_after', j.next_start,
+       j.job_id, j.scheduled, j.config ->> 'compress_after',
+       -- Unscheduled jobs have next_start -infinity, which Python's datetime cannot hold.
+       CASE WHEN j.scheduled AND isfinite(j.next_start) THEN j.next_start END,
        (SELECT count(*) FROM timescaledb_information.chunks c
          WHERE c.hypertable_schema = 'mp' AND c.hypertable_name = f.table_name),
        (SELECT count(*) FROM timescaledb_information.chunks c
@@ -61,7 +63,7 @@ class CompressionState:
         job_id: the compression policy's job, ``None`` when there is none.
         scheduled: whether that job is scheduled (runs in the background).
         compress_after: the policy's ``compress_after``.
-        next_start: when the scheduled job runs next.
+        next_start: when the scheduled job runs next (``None`` when unscheduled).
         chunks: the table's chunks.
         compressed_chunks: of those, compressed ones.
     """
