@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from mp_config import PostgresSettings
+from mp_schema._features import run_statement
 from mp_schema._migrations import migration_engine
 from mp_schema.exceptions import CompressionUnavailableError, MigrationError
 from mp_schema.models import FACT_TABLES
@@ -123,18 +124,7 @@ def compression_status(settings: PostgresSettings | None = None) -> list[Compres
 
     Read-only; the research role may call it.
     """
-    settings = settings if settings is not None else PostgresSettings.load()
-    engine = migration_engine(settings)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text(_STATUS_SQL)).all()
-    except SQLAlchemyError as error:
-        raise MigrationError(
-            f"reading compression status on {settings.display_url()} failed: "
-            f"{_first_line(error)}; is the database migrated (mp-schema upgrade)?"
-        ) from error
-    finally:
-        engine.dispose()
+    rows = run_statement(settings, _STATUS_SQL, "reading compression status")
     return [
         CompressionState(
             table=str(row[0]),

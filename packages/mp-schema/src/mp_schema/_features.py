@@ -10,6 +10,7 @@ enables them after the backfill (:mod:`mp_schema._compression`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,7 +40,9 @@ class FeatureStatus:
     reason: str
 
 
-def _run(settings: PostgresSettings | None, statement: str, action: str) -> list[FeatureStatus]:
+def run_statement(settings: PostgresSettings | None, statement: str, action: str) -> list[Any]:
+    """The rows of ``statement``, run in one transaction; a failure is a MigrationError that
+    names ``action`` and the database."""
     settings = settings if settings is not None else PostgresSettings.load()
     engine = migration_engine(settings)
     try:
@@ -53,6 +56,11 @@ def _run(settings: PostgresSettings | None, statement: str, action: str) -> list
         ) from error
     finally:
         engine.dispose()
+    return list(rows)
+
+
+def _run(settings: PostgresSettings | None, statement: str, action: str) -> list[FeatureStatus]:
+    rows = run_statement(settings, statement, action)
     return [FeatureStatus(str(row[0]), str(row[1]), str(row[2]), str(row[3] or "")) for row in rows]
 
 
