@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import SeriesMaker, days, macro, utc
+from conftest import Driver, SeriesMaker, days, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
@@ -129,29 +130,29 @@ def _revisions(first: int, second: int) -> list[dict[str, Any]]:
 
 
 def _ingest_while(
-    engine: Engine, rows: list[dict[str, Any]], compressor: _Compressor, chunk: str
+    write: Callable[..., Any], rows: list[dict[str, Any]], compressor: _Compressor, chunk: str
 ) -> Any:
-    """Ingest ``rows`` in two COPY chunks, starting ``compressor`` between them."""
+    """Ingest ``rows`` with ``write`` in two COPY chunks, starting ``compressor`` between them."""
 
     def between_chunks(progress: IngestProgress) -> None:
         if progress.chunk == 1:
             compressor.start_and_reach(chunk)
 
-    report = ingest(engine, TABLE, rows, chunk_rows=12, progress=between_chunks)
+    report = write(TABLE, rows, chunk_rows=12, progress=between_chunks)
     compressor.finish()
     return report
 
 
 def test_ingest_and_compress_chunk_do_not_deadlock(
-    engine: Engine, make_series: SeriesMaker, mp_database: TestDatabase
+    engine: Engine, make_series: SeriesMaker, mp_database: TestDatabase, driver: Driver
 ) -> None:
     """compress_chunk on a chunk the running ingest is about to write waits for the ingest
     (the ingest took ROW EXCLUSIVE first); both finish, the chunk ends up compressed with the
-    new versions in it."""
+    new versions in it. Both drivers (the lock step is shared)."""
     first, second = _history(engine, make_series)
     chunk = _chunk_of(engine, utc(2001, 6))
     compressor = _Compressor(mp_database, f"SELECT compress_chunk('{chunk}')")
-    report = _ingest_while(engine, _revisions(first, second), compressor, chunk)
+    report = _ingest_while(driver.ingest, _revisions(first, second), compressor, chunk)
     assert (report.inserted, report.revisions, report.chunks) == (24, 24, 2)
     assert _compressed(engine)[chunk] is True
     latest = Reader(engine).as_of(MacroObservationRow, second, as_of=utc(2011, 1), end=utc(2002, 1))
@@ -178,7 +179,11 @@ def test_ingest_under_a_running_compression_policy(
         )
     chunk = _chunk_of(engine, utc(2001, 6))
     compressor = _Compressor(mp_database, f"CALL run_job({state.job_id})")
-    report = _ingest_while(engine, _revisions(first, second), compressor, chunk)
+
+    def write(table: str, rows: list[dict[str, Any]], **options: Any) -> Any:
+        return ingest(engine, table, rows, **options)
+
+    report = _ingest_while(write, _revisions(first, second), compressor, chunk)
     assert (report.inserted, report.revisions) == (24, 24)
     chunks = _compressed(engine)
     assert all(chunks.values())
