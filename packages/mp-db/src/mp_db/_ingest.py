@@ -298,13 +298,13 @@ _Step = Generator[_Execute | _Copy, Any, IngestReport]
 
 
 def _lock_chunks(sql: IngestSql, batch: ValidatedBatch) -> Generator[_Execute, Any, None]:
-    """ROW EXCLUSIVE on the compression-enabled chunks the batch may write, before any read
+    """ROW EXCLUSIVE on the chunks the batch may write, before any read
     (the lock order that keeps ingest and ``compress_chunk`` from deadlocking; see
-    :mod:`mp_db._ingest_sql`). Chunks are locked oldest first, the policy's order."""
+    :mod:`mp_db._ingest_sql`). Chunks are locked in creation order."""
     times = [record[1] for record in batch.records]
     rows = yield _Execute(sql.chunks_to_lock, {"low": min(times), "high": max(times)}, "rows")
     if rows:
-        # Names come from the catalog, quoted by format('%I.%I').
+        # Names come from the catalog, quoted by regclass output.
         names = ", ".join(str(row[0]) for row in rows)
         yield _Execute(f"LOCK TABLE {names} IN ROW EXCLUSIVE MODE", {})
 
