@@ -197,16 +197,25 @@ def test_status_flags_a_job_changed_by_hand(db: Any, mp_pg_settings: PostgresSet
 def test_upgrade_unschedules_policies_of_the_previous_revision(
     mp_pg_settings: PostgresSettings, db: Any
 ) -> None:
-    """Down one revision, policies run with 730 days as before; up again, they wait for the
-    operator with each table's own compress_after."""
+    """Down one revision, policies have revision 0002's compress_after back but stay
+    unscheduled (a downgrade starts no background work); up again, they wait for the operator
+    with each table's own compress_after."""
+    (enabled,) = enable_compression(mp_pg_settings, "market_bars")
+    assert enabled.scheduled is True
     downgrade(mp_pg_settings, "-1")
-    before = dict(
-        db.execute(
-            "SELECT hypertable_name, scheduled FROM timescaledb_information.jobs"
+    before = {
+        table: (scheduled, config["compress_after"])
+        for table, scheduled, config in db.execute(
+            "SELECT hypertable_name, scheduled, config FROM timescaledb_information.jobs"
             " WHERE proc_name = 'policy_compression' AND hypertable_schema = 'mp'"
         ).fetchall()
-    )
-    assert before == dict.fromkeys(FACT_TABLES, True)
+    }
+    assert before == {
+        table: (False, "90 days" if table == "signal_values" else "730 days")
+        for table in FACT_TABLES
+    }
+    states = dict(db.execute("SELECT table_name, status FROM mp.timescale_features").fetchall())
+    assert states == dict.fromkeys(FACT_TABLES, "applied")
     upgrade(mp_pg_settings, "head")
     statuses = compression_status(mp_pg_settings)
     assert {item.state for item in statuses} == {"backfilling"}

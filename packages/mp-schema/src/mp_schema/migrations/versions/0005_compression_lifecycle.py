@@ -228,7 +228,10 @@ END
 $mp_features$
 """  # noqa: S608 - only this file's literal tables are formatted in
 
-# On downgrade, policies get 0002's compress_after back and run again, as they did there.
+# On downgrade, policies get 0002's compress_after back but stay unscheduled: a schema
+# downgrade must not start background work (a policy started by the scheduler in the middle of
+# a downgrade to base deadlocked with its DROP TABLE). `alter_job(id, scheduled => true)`
+# resumes one by hand.
 _RESTORE_0002_POLICIES = f"""
 DO $mp_restore$
 DECLARE
@@ -242,7 +245,7 @@ BEGIN
         JOIN timescaledb_information.jobs j ON j.proc_name = 'policy_compression'
             AND j.hypertable_schema = 'mp' AND j.hypertable_name = v.name
     LOOP
-        PERFORM alter_job(t.job_id, scheduled => true,
+        PERFORM alter_job(t.job_id, scheduled => false,
             config => jsonb_set(t.config, '{{compress_after}}', to_jsonb(t.after)));
     END LOOP;
 END
