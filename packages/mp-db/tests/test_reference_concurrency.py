@@ -1,0 +1,362 @@
+"""The reference model under concurrency: writers that only add knowledge after a fixed past T
+never change what reads as of T answer, and a replay cutoff is exact with respect to commits
+(an ingest in flight when the cutoff is taken stays out of it, before and after it commits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pit_calls import READS, check
+from pit_harness import (
+    Built,
+    Call,
+    build,
+    create_series,
+    difference,
+    execute,
+    normalize,
+    scenario_database,
+    vocabulary,
+)
+from reference.generators import ArrivalPlan
+from reference.model import Model
+from reference.tables import TABLES
+from sqlalchemy import Engine
+
+from mp_config import PostgresSettings
+from mp_db import (
+    AsyncReader,
+    Reader,
+    create_async_db_engine,
+    create_sync_engine,
+    ingest,
+    ingest_async,
+)
+
+pytestmark = pytest.mark.scenario("load_held")
+
+WRITERS = 2
+BATCHES_PER_WRITER = 6
+#: The reads checked while the writers run (join_as_of is a client-side function of vintages).
+CONCURRENT_READS = (
+    "as_of",
+    "latest",
+    "first_release",
+    "vintages",
+    "vintage_dates",
+    "intervals",
+    "cross_section",
+    "backtest",
+)
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest, mp_postgres_server: Any, mp_template_database: str
+) -> Iterator[Built]:
+    """A scenario (seed 11, keep off) of the requested table and driver, ingested."""
+    table, driver = request.param
+    with scenario_database(mp_postgres_server, mp_template_database) as settings:
+        yield build(TABLES[table], seed=11, keep="off", driver=driver, settings=settings)
+
+
+def _past(built: Built) -> datetime:
+    """T: the median knowledge time of the history (some of it known, some not)."""
+    moments = built.moments
+    return moments[len(moments) // 2]
+
+
+def _calls_at(built: Built, moment: datetime) -> list[Call]:
+    """Every read's plain calls, restricted to those that look only at knowledge <= T."""
+    rng = random.Random(f"{built.label}:concurrent")
+    frozen = Built(**{**vars(built), "plan": _plan_before(built.plan, moment)})
+    calls = []
+    for read in CONCURRENT_READS:
+        for call in READS[read](frozen, built.model, rng, False):
+            as_of = call.kwargs.get("as_of")
+            if read == "backtest":
+                if all(time <= moment for time in call.args[2]):
+                    calls.append(call)
+            elif as_of is not None and as_of <= moment:
+                calls.append(call)
+    return calls
+
+
+def _plan_before(plan: ArrivalPlan, moment: datetime) -> ArrivalPlan:
+    """The plan's rows known at ``moment`` (so the call builders draw T values <= it)."""
+    batches = [
+        [row for row in batch if row["knowledge_time"].astimezone(UTC) <= moment]
+        for batch in plan.batches
+    ]
+    return ArrivalPlan([batch for batch in batches if batch], plan.keep_republications)
+
+
+def _later_batches(built: Built, moment: datetime, writer: int) -> list[list[dict[str, Any]]]:
+    """Batches of new versions and new observations, all known strictly after T."""
+    rng = random.Random(f"{built.label}:writer{writer}")
+    rows = [row for batch in built.plan.batches for row in batch]
+    result = []
+    for _ in range(BATCHES_PER_WRITER):
+        batch: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for _ in range(rng.randint(1, 8)):
+            row = dict(rng.choice(rows))
+            values = rng.choice(rows)
+            row.update({column: values[column] for column in built.shape.values})
+            if rng.random() < 0.3:  # a new observation, later than any so far
+                row["obs_time"] = max(item["obs_time"] for item in rows) + timedelta(
+                    days=rng.randint(1, 3)
+                )
+            earliest = max(moment, row["obs_time"]) if built.shape.knowledge_after_obs else moment
+            row["knowledge_time"] = earliest + timedelta(
+                microseconds=1 + rng.randrange(5), days=rng.randrange(3)
+            )
+            key = tuple(
+                row[column]
+                for column in ("series_id", "obs_time", *built.shape.entities, "knowledge_time")
+            )
+            batch[key] = row
+        result.append(list(batch.values()))
+    return result
+
+
+@pytest.mark.parametrize(
+    "scenario", [(table, "sync") for table in TABLES], ids=list(TABLES), indirect=True
+)
+def test_sync_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> None:
+    """Threads ingest knowledge after T while the reader keeps asking every read as of T
+    (also with a cutoff taken before the writers started): every answer equals the model."""
+    built, moment = scenario, _past(scenario)
+    calls = _calls_at(built, moment)
+    assert calls
+    cutoff = Reader(create_sync_engine(built.settings)).cutoff()  # type: ignore[attr-defined]
+    covered = built.model.cutoff()
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        engine = create_sync_engine(built.settings)
+        try:
+            for batch in _later_batches(built, moment, writer):
+                ingest(engine, built.shape.name, batch)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=write, args=(number,)) for number in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    rounds = 0
+    while rounds < 2 or any(thread.is_alive() for thread in threads):
+        check(built, "concurrent", calls)
+        _check_replay(built, calls, cutoff, covered)
+        rounds += 1
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    check(built, "after the writers", calls)
+
+
+def _check_replay(built: Built, calls: list[Call], cutoff: Any, covered: frozenset[int]) -> None:
+    replayed = [
+        Call(
+            f"{call.label} with the cutoff taken before the writers",
+            call.method,
+            call.args,
+            {**call.kwargs, "ingested_before": cutoff},
+            call.expected,
+        )
+        for call in calls[:: max(1, len(calls) // 20)]
+    ]
+    check(built, "concurrent replay", replayed)
+    assert built.model.cutoff() == covered
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [(table, "async") for table in ("curve_points", "positioning_flows", "release_calendar")],
+    ids=["curve_points", "positioning_flows", "release_calendar"],
+    indirect=True,
+)
+def test_async_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> None:
+    """The same with asyncio tasks: writers through ingest_async, readers through
+    AsyncReader, all on one event loop."""
+    built, moment = scenario, _past(scenario)
+    calls = _calls_at(built, moment)
+    assert calls
+
+    async def main() -> list[tuple[Call, Any]]:
+        engine = create_async_db_engine(built.settings)
+        mismatches: list[tuple[Call, Any]] = []
+        try:
+            reader = AsyncReader(engine)
+            writing = [
+                asyncio.create_task(_write_async(engine, built, moment, number))
+                for number in range(WRITERS)
+            ]
+            rounds = 0
+            while rounds < 2 or not all(task.done() for task in writing):
+                for call in calls:
+                    got = normalize(await getattr(reader, call.method)(*call.args, **call.kwargs))
+                    if got != call.expected:
+                        mismatches.append((call, got))
+                rounds += 1
+            await asyncio.gather(*writing)
+        finally:
+            await engine.dispose()
+        return mismatches
+
+    mismatches = asyncio.run(main())
+    if mismatches:
+        call, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} answers differ; first: {call.label}\n"
+            f"{difference(call.expected, got)}"
+        )
+
+
+async def _write_async(engine: Any, built: Built, moment: datetime, writer: int) -> None:
+    for batch in _later_batches(built, moment, writer):
+        await ingest_async(engine, built.shape.name, batch)
+
+
+# -- replay exact with respect to commits -------------------------------------------------------
+
+
+def _macro(series_id: int, day: int, known: timedelta, value: float) -> dict[str, Any]:
+    obs = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=day)
+    return {"series_id": series_id, "obs_time": obs, "knowledge_time": obs + known, "value": value}
+
+
+def _in_flight_batches(ids: list[int]) -> list[list[dict[str, Any]]]:
+    """Four ingests over three series: a base, one held open, one that starts after it and
+    commits before the cutoff, and one after the cutoff (with a revision of the base)."""
+    a, b, c = ids
+    hour = timedelta(hours=1)
+    return [
+        [_macro(a, 0, hour, 1.0), _macro(b, 0, hour, 10.0), _macro(c, 0, hour, 100.0)],
+        [_macro(a, 0, 2 * hour, 2.0), _macro(a, 1, hour, 3.0)],
+        [_macro(b, 0, 2 * hour, 20.0), _macro(b, 1, hour, 30.0)],
+        [_macro(c, 0, 2 * hour, 200.0), _macro(c, 1, 3 * hour, 300.0)],
+    ]
+
+
+def _in_flight_built(settings: PostgresSettings, driver: str, engine: Engine) -> Built:
+    ids = create_series(engine, "macro", 3)
+    batches = _in_flight_batches(ids)
+    shape = TABLES["macro_observations"]
+    vocabulary((0,))  # the model takes no vocabulary for macro rows; keeps the import honest
+    return Built(
+        shape,
+        0,
+        "off",
+        driver,
+        settings,
+        Model(shape),
+        ArrivalPlan(batches, [False] * 4),
+        ids,
+        ids[-1] + 500,
+        ids[-1] + 1000,
+    )
+
+
+def _check_all_replay_reads(built: Built) -> None:
+    for read in READS:
+        if read == "join_as_of":
+            continue
+        rng = random.Random(f"in-flight:{read}")
+        calls = [
+            call
+            for call in READS[read](built, built.model, rng, True)
+            if "ingested_before" in call.kwargs
+        ]
+        check(built, f"{read} (in-flight replay)", calls)
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_cutoff_excludes_an_ingest_in_flight(
+    driver: str, mp_postgres_server: Any, mp_template_database: str
+) -> None:
+    """Ingest 2 is held open in another transaction while ingest 3 (started later) commits and
+    the cutoff is taken; ingest 4 commits after the cutoff, then 2 commits. Every read with
+    that cutoff answers as the model over ingests {1, 3} — before and after 2 commits — and
+    with a cutoff taken at the end, over all four."""
+    with scenario_database(mp_postgres_server, mp_template_database) as settings:
+        engine = create_sync_engine(settings)
+        try:
+            built = _in_flight_built(settings, driver, engine)
+            if driver == "sync":
+                _run_in_flight_sync(built, engine)
+            else:
+                asyncio.run(_run_in_flight_async(built))
+            _check_all_replay_reads(built)
+            answers = execute(built.settings, driver, [_everything(built)])
+            assert answers == [_everything(built).expected]
+        finally:
+            engine.dispose()
+
+
+def _everything(built: Built) -> Call:
+    """Without a cutoff, everything committed counts (the held ingest included)."""
+    ids = built.series_ids
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    return Call(
+        "as_of everything",
+        "as_of",
+        ("macro_observations", ids),
+        {"as_of": moment},
+        built.model.as_of(ids, as_of=moment),
+    )
+
+
+def _run_in_flight_sync(built: Built, engine: Engine) -> None:
+    reader, table, batches = Reader(engine), built.shape.name, built.plan.batches
+    model = built.model
+    ingest(engine, table, batches[0])
+    model.ingest(batches[0], ingest_id=1)
+    with engine.connect() as held:
+        transaction = held.begin()
+        ingest(held, table, batches[1])
+        model.ingest(batches[1], ingest_id=2, commit=False)
+        ingest(engine, table, batches[2])
+        model.ingest(batches[2], ingest_id=3)
+        cutoff = reader.cutoff()  # type: ignore[attr-defined]
+        built.cutoffs.append((model.cutoff(), cutoff))
+        ingest(engine, table, batches[3])
+        model.ingest(batches[3], ingest_id=4)
+        # The in-flight ingest is excluded before it commits...
+        _check_all_replay_reads(built)
+        transaction.commit()
+        model.commit(2)
+    # ...and after; a cutoff taken now covers all four.
+    built.cutoffs.append((model.cutoff(), reader.cutoff()))  # type: ignore[attr-defined]
+
+
+async def _run_in_flight_async(built: Built) -> None:
+    engine = create_async_db_engine(built.settings)
+    table, batches, model = built.shape.name, built.plan.batches, built.model
+    try:
+        reader = AsyncReader(engine)
+        await ingest_async(engine, table, batches[0])
+        model.ingest(batches[0], ingest_id=1)
+        async with engine.connect() as held:
+            transaction = await held.begin()
+            await ingest_async(held, table, batches[1])
+            model.ingest(batches[1], ingest_id=2, commit=False)
+            await ingest_async(engine, table, batches[2])
+            model.ingest(batches[2], ingest_id=3)
+            cutoff = await reader.cutoff()  # type: ignore[attr-defined]
+            built.cutoffs.append((model.cutoff(), cutoff))
+            await ingest_async(engine, table, batches[3])
+            model.ingest(batches[3], ingest_id=4)
+            await transaction.commit()
+            model.commit(2)
+        built.cutoffs.append((model.cutoff(), await reader.cutoff()))  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
