@@ -26,8 +26,12 @@ from reference.tables import TABLES
 
 pytestmark = pytest.mark.scenario("nothing_lost")
 
-DEFAULT_SEEDS = (1, 2)
-LONG_SEEDS = (3, 4, 5, 6, 7, 8)
+#: The default run: one seed per driver (different ones, so the two drivers see different
+#: histories), every table, keep_republications off and on.
+DEFAULT_SEEDS = {"sync": 1, "async": 2}
+#: ``nox -s reliability`` adds these seeds for both drivers, the other default seed, and
+#: batches with a random keep_republications flag each ("mixed").
+LONG_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)
 DRIVERS = ("sync", "async")
 
 
@@ -35,14 +39,14 @@ def _scenarios() -> list[Any]:
     params = []
     for table in TABLES:
         for driver in DRIVERS:
-            for seed in (*DEFAULT_SEEDS, *LONG_SEEDS):
+            for seed in LONG_SEEDS:
                 for keep in ("off", "on", "mixed"):
-                    long = seed in LONG_SEEDS or keep == "mixed"
+                    default = seed == DEFAULT_SEEDS[driver] and keep != "mixed"
                     params.append(
                         pytest.param(
                             (table, seed, keep, driver),
                             id=f"{table}-seed{seed}-keep_{keep}-{driver}",
-                            marks=[pytest.mark.reliability] if long else [],
+                            marks=[] if default else [pytest.mark.reliability],
                         )
                     )
     return params
