@@ -90,8 +90,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "_read_sql.py",
         "    if fact.spec.knowledge_after_obs:\n        condition +=",
         "    if True:\n        condition +=",
-        "obs_time <= T added for the release calendar, whose entries are known before "
-        "their period",
+        "obs_time <= T added for the release calendar, whose entries are known before their period",
     ),
 )
 

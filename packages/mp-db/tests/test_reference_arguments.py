@@ -145,7 +145,7 @@ def _refusals(built: Built) -> list[tuple[str, str, tuple[Any, ...], dict[str, A
     table, ids = built.shape.name, built.series_ids
     moment = built.moments[-1]
     start, end = built.obs_times[0], built.obs_times[-1]
-    refusals = [
+    refusals: list[tuple[str, str, tuple[Any, ...], dict[str, Any], str]] = [
         ("as_of=date", "as_of", (table, ids), {"as_of": moment.date()}, "as_of"),
         ("as_of naive", "as_of", (table, ids), {"as_of": moment.replace(tzinfo=None)}, "as_of"),
         ("as_of string", "as_of", (table, ids), {"as_of": moment.isoformat()}, "as_of"),

@@ -9,7 +9,7 @@ selections (including a series of another kind and an unknown id) and replay cut
 after each batch, and must answer exactly what the model answers. A failure names the table,
 read, driver, seed and the call.
 
-The default run uses a couple of seeds; ``nox -s reliability`` adds more seeds and batches
+The default run uses one seed per driver; ``nox -s reliability`` adds more seeds and batches
 ingested with a mix of keep_republications flags.
 """
 
