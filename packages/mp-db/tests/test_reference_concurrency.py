@@ -23,12 +23,11 @@ from pit_harness import (
     execute,
     normalize,
     scenario_database,
-    vocabulary,
 )
 from reference.generators import ArrivalPlan
-from reference.model import Model
+from reference.model import LEGACY_INGEST, Model
 from reference.tables import TABLES
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
 from mp_db import (
@@ -248,21 +247,35 @@ def _in_flight_batches(ids: list[int]) -> list[list[dict[str, Any]]]:
 
 
 def _in_flight_built(settings: PostgresSettings, driver: str, engine: Engine) -> Built:
+    """The in-flight scenario, with one legacy row (ingest_id 0, as if stored before the
+    ingest log existed) that every cutoff must count."""
     ids = create_series(engine, "macro", 3)
+    (foreign,) = create_series(engine, "curve", 1)
     batches = _in_flight_batches(ids)
     shape = TABLES["macro_observations"]
-    vocabulary((0,))  # the model takes no vocabulary for macro rows; keeps the import honest
+    legacy = _macro(ids[0], -3, timedelta(hours=5), 0.5)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO mp.macro_observations (series_id, obs_time, knowledge_time, value,"
+                " revision, knowledge_time_source, ingest_id)"
+                " VALUES (:series_id, :obs_time, :knowledge_time, :value, 0, 'vendor', 0)"
+            ),
+            legacy,
+        )
+    model = Model(shape)
+    model.ingest([legacy], ingest_id=LEGACY_INGEST)
     return Built(
         shape,
         0,
         "off",
         driver,
         settings,
-        Model(shape),
-        ArrivalPlan(batches, [False] * 4),
+        model,
+        ArrivalPlan([[legacy], *batches], [False] * 5),
         ids,
-        ids[-1] + 500,
-        ids[-1] + 1000,
+        foreign,
+        foreign + 1000,
     )
 
 
@@ -316,45 +329,47 @@ def _everything(built: Built) -> Call:
 
 
 def _run_in_flight_sync(built: Built, engine: Engine) -> None:
-    reader, table, batches = Reader(engine), built.shape.name, built.plan.batches
-    model = built.model
-    ingest(engine, table, batches[0])
-    model.ingest(batches[0], ingest_id=1)
+    reader, table, model = Reader(engine), built.shape.name, built.model
+    _, base, held_back, overtaking, after = built.plan.batches
+    ingest(engine, table, base)
+    model.ingest(base, ingest_id=1)
     with engine.connect() as held:
         transaction = held.begin()
-        ingest(held, table, batches[1])
-        model.ingest(batches[1], ingest_id=2, commit=False)
-        ingest(engine, table, batches[2])
-        model.ingest(batches[2], ingest_id=3)
-        cutoff = reader.cutoff()  # type: ignore[attr-defined]
-        built.cutoffs.append((model.cutoff(), cutoff))
-        ingest(engine, table, batches[3])
-        model.ingest(batches[3], ingest_id=4)
+        ingest(held, table, held_back)
+        model.ingest(held_back, ingest_id=2, commit=False)
+        ingest(engine, table, overtaking)
+        model.ingest(overtaking, ingest_id=3)
+        built.cutoffs.append((model.cutoff(), reader.cutoff()))  # type: ignore[attr-defined]
+        ingest(engine, table, after)
+        model.ingest(after, ingest_id=4)
         # The in-flight ingest is excluded before it commits...
         _check_all_replay_reads(built)
         transaction.commit()
         model.commit(2)
-    # ...and after; a cutoff taken now covers all four.
+    # ...and after (checked by the caller); a cutoff taken now covers all four.
     built.cutoffs.append((model.cutoff(), reader.cutoff()))  # type: ignore[attr-defined]
 
 
 async def _run_in_flight_async(built: Built) -> None:
     engine = create_async_db_engine(built.settings)
-    table, batches, model = built.shape.name, built.plan.batches, built.model
+    table, model = built.shape.name, built.model
+    _, base, held_back, overtaking, after = built.plan.batches
     try:
         reader = AsyncReader(engine)
-        await ingest_async(engine, table, batches[0])
-        model.ingest(batches[0], ingest_id=1)
+        await ingest_async(engine, table, base)
+        model.ingest(base, ingest_id=1)
         async with engine.connect() as held:
             transaction = await held.begin()
-            await ingest_async(held, table, batches[1])
-            model.ingest(batches[1], ingest_id=2, commit=False)
-            await ingest_async(engine, table, batches[2])
-            model.ingest(batches[2], ingest_id=3)
+            await ingest_async(held, table, held_back)
+            model.ingest(held_back, ingest_id=2, commit=False)
+            await ingest_async(engine, table, overtaking)
+            model.ingest(overtaking, ingest_id=3)
             cutoff = await reader.cutoff()  # type: ignore[attr-defined]
             built.cutoffs.append((model.cutoff(), cutoff))
-            await ingest_async(engine, table, batches[3])
-            model.ingest(batches[3], ingest_id=4)
+            await ingest_async(engine, table, after)
+            model.ingest(after, ingest_id=4)
+            # Checked on a thread of its own: the checks run their own event loop.
+            await asyncio.to_thread(_check_all_replay_reads, built)
             await transaction.commit()
             model.commit(2)
         built.cutoffs.append((model.cutoff(), await reader.cutoff()))  # type: ignore[attr-defined]

@@ -20,8 +20,10 @@ from typing import Any
 
 from reference.tables import TableShape
 
-__all__ = ["Model", "ModelReport", "Publication", "Row", "StoredRow"]
+__all__ = ["LEGACY_INGEST", "Model", "ModelReport", "Publication", "Row", "StoredRow"]
 
+#: The ingest id of rows stored before mp logged ingests.
+LEGACY_INGEST = 0
 #: An observation: series_id, obs_time and the entity values.
 ObservationKey = tuple[Any, ...]
 #: A row as reads return it: column -> value.
@@ -243,7 +245,8 @@ class Model:
         """Per observation, the stored rows a read may see, in knowledge-time order."""
         committed = set(self._committed)
         if ingested_before is not None:
-            committed &= ingested_before
+            # Rows stored before the ingest log existed (ingest_id 0) count for every cutoff.
+            committed &= ingested_before | {LEGACY_INGEST}
         result = {}
         for observation, rows in self._stored.items():
             seen = [rows[moment] for moment in sorted(rows) if rows[moment].ingest_id in committed]
