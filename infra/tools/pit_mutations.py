@@ -52,6 +52,28 @@ class Mutation:
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
+        "conflict_as_baseline",
+        "_ingest_sql.py",
+        "FROM classified\n    WHERE settled = 'candidate'",
+        "FROM classified\n    WHERE settled <> 'already_stored'",
+        "a conflicting batch row takes part in the comparison (issue 11, bug 1)",
+    ),
+    Mutation(
+        "keep_republications_ignored",
+        "_ingest_sql.py",
+        "WHERE verdict = 'new' OR (verdict = 'unchanged' AND "
+        "CAST(:keep_republications AS boolean))",
+        "WHERE verdict = 'new'",
+        "the merge statement drops restatements even with keep_republications",
+    ),
+    Mutation(
+        "restatement_renumbered",
+        "_ingest.py",
+        "if keep_republications:\n                kept.append((*record, revision, ingest_id))",
+        "if keep_republications:\n                kept.append((*record, revision + 1, ingest_id))",
+        "a kept restatement (first load) gets a new revision number instead of the one it restates",
+    ),
+    Mutation(
         "t_exclusive",
         "_read_sql.py",
         'condition = f"{prefix}knowledge_time <= :as_of"',
