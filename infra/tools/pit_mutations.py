@@ -4,7 +4,8 @@ A developer tool, not run by CI (it rewrites mp-db's source while it runs, and t
 
     python infra/tools/pit_mutations.py                 # every mutation
     python infra/tools/pit_mutations.py --only t_exclusive --only end_inclusive
-    python infra/tools/pit_mutations.py --markdown docs/pit-mutations.md
+    python infra/tools/pit_mutations.py --check       # which mutations still apply
+    python infra/tools/pit_mutations.py --markdown /tmp/mutations.md -- -k "not concurrent"
 
 Each mutation is one literal text replacement in one file of ``packages/mp-db/src``. The tool
 applies it, runs the reference suite (``tests/test_reference_*.py``) with ``-x`` in mp-db's
@@ -139,6 +140,10 @@ def _first_failure(output: str) -> str:
     return found.group(1) if found else "(no test id in the output)"
 
 
+def _occurrences(mutation: Mutation) -> int:
+    return (SOURCE / mutation.file).read_text().count(mutation.old)
+
+
 def try_mutation(mutation: Mutation, python: Path, extra: list[str]) -> Outcome:
     """Apply one mutation, run the suite, restore the file (always)."""
     path = SOURCE / mutation.file
@@ -181,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="a mutation name")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument(
+        "--check", action="store_true", help="only say which mutations still apply (no runs)"
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     options = parser.parse_args(argv)
     chosen = [item for item in MUTATIONS if not options.only or item.name in options.only]
@@ -188,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         for item in MUTATIONS:
             print(f"{item.name}: {item.bug}")
         return 0
+    if options.check:
+        stale = [item.name for item in chosen if _occurrences(item) != 1]
+        for item in chosen:
+            print(f"{item.name}: {'stale' if item.name in stale else 'applies'}")
+        return 1 if stale else 0
     if not options.python.exists():
         print(f"{options.python} is missing: run nox -s \"test(package='mp-db')\" once")
         return 1
