@@ -24,7 +24,10 @@ def check(built: Built, read: str, calls: list[Call]) -> None:
     """Run ``calls`` through the scenario's driver; fail on the first answer that differs
     from the model's, naming the read, the scenario and the call."""
     assert calls, f"no calls for {read}"
-    answers = execute(built.settings, built.driver, calls)
+    if built.readers is not None:
+        answers = built.readers.execute(calls)
+    else:
+        answers = execute(built.settings, built.driver, calls)
     for call, got in zip(calls, answers, strict=True):
         if got != call.expected:
             pytest.fail(f"{read} on {built.label}: {call.label}\n{difference(call.expected, got)}")
@@ -39,7 +42,7 @@ def _ranges(built: Built, rng: random.Random) -> list[tuple[datetime, datetime]]
     times = built.obs_times
     wide = (times[0] - timedelta(days=30), times[-1] + timedelta(days=30))
     ranges = [wide, (times[0], times[0])]
-    for _ in range(3):
+    for _ in range(2):
         start, end = sorted(rng.sample([*times, wide[0], wide[1]], 2))
         ranges.append((start, end))
     return ranges
@@ -75,7 +78,7 @@ def _as_of_calls(built: Built, model: Model, rng: random.Random, replay: bool) -
     ]
     for start, end in _ranges(built, rng):
         for series_id in built.series_ids:
-            for t in _sample(rng, built.moments, 6):
+            for t in _sample(rng, built.moments, 3):
                 calls.append(
                     Call(
                         f"as_of({series_id}, T={t}, [{start}, {end}))",
@@ -145,7 +148,9 @@ def _ranged_calls(name: str) -> Callable[[Built, Model, random.Random, bool], li
         read = getattr(model, model_name)
         result = []
         for start, end in _ranges(built, rng):
-            for t in [None, *_sample(rng, built.moments, 10)]:
+            # iter_vintages runs vintages' statement as a stream: fewer calls suffice.
+            count = 2 if name == "iter_vintages" else 5
+            for t in [None, *_sample(rng, built.moments, count)]:
                 for series in (ids, rng.choice(built.series_ids)):
                     arguments = {"start": start, "end": end, "as_of": t}
                     result.append(
@@ -212,7 +217,7 @@ def _cross_section_calls(
     calls = []
     periods = [*built.obs_times, built.obs_times[-1] + timedelta(days=1)]
     for period in periods:
-        for t in _sample(rng, built.moments, 12):
+        for t in _sample(rng, built.moments, 6):
             for series in (None, [built.series_ids[0], built.unknown_id], built.series_ids[-1]):
                 extra = {} if series is None else {"series_ids": series}
                 calls.append(

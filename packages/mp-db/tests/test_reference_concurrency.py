@@ -42,6 +42,8 @@ from mp_db import (
 pytestmark = pytest.mark.scenario("load_held")
 
 WRITERS = 2
+#: Calls of each read asked in every round while the writers run.
+CALLS_PER_READ = 12
 BATCHES_PER_WRITER = 6
 #: The reads checked while the writers run (join_as_of is a client-side function of vintages).
 CONCURRENT_READS = (
@@ -63,7 +65,11 @@ def scenario(
     """A scenario (seed 11, keep off) of the requested table and driver, ingested."""
     table, driver = request.param
     with scenario_database(mp_postgres_server, mp_template_database) as settings:
-        yield build(TABLES[table], seed=11, keep="off", driver=driver, settings=settings)
+        scenario = build(TABLES[table], seed=11, keep="off", driver=driver, settings=settings)
+        try:
+            yield scenario
+        finally:
+            scenario.close()
 
 
 def _past(built: Built) -> datetime:
@@ -78,13 +84,16 @@ def _calls_at(built: Built, moment: datetime) -> list[Call]:
     frozen = Built(**{**vars(built), "plan": _plan_before(built.plan, moment)})
     calls = []
     for read in CONCURRENT_READS:
+        mine = []
         for call in READS[read](frozen, built.model, rng, False):
             as_of = call.kwargs.get("as_of")
             if read == "backtest":
                 if all(time <= moment for time in call.args[2]):
-                    calls.append(call)
+                    mine.append(call)
             elif as_of is not None and as_of <= moment:
-                calls.append(call)
+                mine.append(call)
+        assert mine, f"no {read} call looks only at knowledge <= T"
+        calls += rng.sample(mine, min(len(mine), CALLS_PER_READ))
     return calls
 
 
@@ -134,7 +143,12 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> 
     built, moment = scenario, _past(scenario)
     calls = _calls_at(built, moment)
     assert calls
-    cutoff = Reader(create_sync_engine(built.settings)).cutoff()  # type: ignore[attr-defined]
+    built.open_readers()
+    engine = create_sync_engine(built.settings)
+    try:
+        cutoff = Reader(engine).cutoff()
+    finally:
+        engine.dispose()
     covered = built.model.cutoff()
     errors: list[BaseException] = []
 
@@ -339,7 +353,7 @@ def _run_in_flight_sync(built: Built, engine: Engine) -> None:
         model.ingest(held_back, ingest_id=2, commit=False)
         ingest(engine, table, overtaking)
         model.ingest(overtaking, ingest_id=3)
-        built.cutoffs.append((model.cutoff(), reader.cutoff()))  # type: ignore[attr-defined]
+        built.cutoffs.append((model.cutoff(), reader.cutoff()))
         ingest(engine, table, after)
         model.ingest(after, ingest_id=4)
         # The in-flight ingest is excluded before it commits...
@@ -347,7 +361,7 @@ def _run_in_flight_sync(built: Built, engine: Engine) -> None:
         transaction.commit()
         model.commit(2)
     # ...and after (checked by the caller); a cutoff taken now covers all four.
-    built.cutoffs.append((model.cutoff(), reader.cutoff()))  # type: ignore[attr-defined]
+    built.cutoffs.append((model.cutoff(), reader.cutoff()))
 
 
 async def _run_in_flight_async(built: Built) -> None:
@@ -364,7 +378,7 @@ async def _run_in_flight_async(built: Built) -> None:
             model.ingest(held_back, ingest_id=2, commit=False)
             await ingest_async(engine, table, overtaking)
             model.ingest(overtaking, ingest_id=3)
-            cutoff = await reader.cutoff()  # type: ignore[attr-defined]
+            cutoff = await reader.cutoff()
             built.cutoffs.append((model.cutoff(), cutoff))
             await ingest_async(engine, table, after)
             model.ingest(after, ingest_id=4)
@@ -372,6 +386,6 @@ async def _run_in_flight_async(built: Built) -> None:
             await asyncio.to_thread(_check_all_replay_reads, built)
             await transaction.commit()
             model.commit(2)
-        built.cutoffs.append((model.cutoff(), await reader.cutoff()))  # type: ignore[attr-defined]
+        built.cutoffs.append((model.cutoff(), await reader.cutoff()))
     finally:
         await engine.dispose()

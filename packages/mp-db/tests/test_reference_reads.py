@@ -59,7 +59,12 @@ def built(
     """One scenario, ingested; shared by the read tests of that scenario."""
     table, seed, keep, driver = request.param
     with scenario_database(mp_postgres_server, mp_template_database) as settings:
-        yield build(TABLES[table], seed=seed, keep=keep, driver=driver, settings=settings)
+        scenario = build(TABLES[table], seed=seed, keep=keep, driver=driver, settings=settings)
+        scenario.open_readers()
+        try:
+            yield scenario
+        finally:
+            scenario.close()
 
 
 def test_ingest_matches_model(built: Built) -> None:
