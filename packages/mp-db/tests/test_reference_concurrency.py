@@ -325,6 +325,7 @@ def test_a_cutoff_excludes_an_ingest_in_flight(
             _check_all_replay_reads(built)
             answers = execute(built.settings, driver, [_everything(built)])
             assert answers == [_everything(built).expected]
+            check(built, "datetime cutoffs", _datetime_cutoffs(built))
         finally:
             engine.dispose()
 
@@ -340,6 +341,24 @@ def _everything(built: Built) -> Call:
         {"as_of": moment},
         built.model.as_of(ids, as_of=moment),
     )
+
+
+def _datetime_cutoffs(built: Built) -> list[Call]:
+    """``ingested_before`` as a datetime: one after every commit counts everything, one
+    before the first counts only the legacy row (ingest_id 0 counts for every cutoff)."""
+    ids, model = built.series_ids, built.model
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    late, early = datetime(2100, 1, 1, tzinfo=UTC), datetime(2000, 1, 1, tzinfo=UTC)
+    return [
+        Call(
+            f"as_of(ingested_before={when})",
+            "as_of",
+            ("macro_observations", ids),
+            {"as_of": moment, "ingested_before": when},
+            model.as_of(ids, as_of=moment, ingested_before=covered),
+        )
+        for when, covered in ((late, model.cutoff()), (early, frozenset[int]()))
+    ]
 
 
 def _run_in_flight_sync(built: Built, engine: Engine) -> None:

@@ -22,7 +22,8 @@ from reference.tables import TableShape
 
 __all__ = ["LEGACY_INGEST", "Model", "ModelReport", "Publication", "Row", "StoredRow"]
 
-#: The ingest id of rows stored before mp logged ingests.
+#: The ingest id of rows stored before mp logged ingests (docs/pit-guide.md: they count for
+#: every Cutoff, and for a datetime when their ingested_at is at or before it).
 LEGACY_INGEST = 0
 #: An observation: series_id, obs_time and the entity values.
 ObservationKey = tuple[Any, ...]
@@ -216,8 +217,11 @@ class Model:
         self._committed.append(ingest_id)
 
     def cutoff(self) -> frozenset[int]:
-        """What a cutoff taken now covers: every ingest committed so far."""
-        return frozenset(self._committed)
+        """What a cutoff taken now covers: every ingest committed so far, and rows stored
+        before the ingest log existed (``LEGACY_INGEST``), which every Cutoff counts. (A
+        datetime ``ingested_before`` counts those only when stored at or before it: a test
+        passing one builds its covered set itself.)"""
+        return frozenset({*self._committed, LEGACY_INGEST})
 
     def stored(self) -> list[StoredRow]:
         """Every stored row (in flight included), in key order: what the table must hold."""
@@ -245,8 +249,7 @@ class Model:
         """Per observation, the stored rows a read may see, in knowledge-time order."""
         committed = set(self._committed)
         if ingested_before is not None:
-            # Rows stored before the ingest log existed (ingest_id 0) count for every cutoff.
-            committed &= ingested_before | {LEGACY_INGEST}
+            committed &= ingested_before
         result = {}
         for observation, rows in self._stored.items():
             seen = [rows[moment] for moment in sorted(rows) if rows[moment].ingest_id in committed]
