@@ -23,6 +23,7 @@ from pit_harness import (
     execute,
     normalize,
     scenario_database,
+    stored_rows,
 )
 from reference.generators import ArrivalPlan
 from reference.model import LEGACY_INGEST, Model
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.scenario("load_held")
 WRITERS = 2
 #: Calls of each read asked in every round while the writers run.
 CALLS_PER_READ = 12
-BATCHES_PER_WRITER = 6
+BATCHES_PER_WRITER = 15
 #: The reads checked while the writers run (join_as_of is a client-side function of vintages).
 CONCURRENT_READS = (
     "as_of",
@@ -137,9 +138,12 @@ def _later_batches(built: Built, moment: datetime, writer: int) -> list[list[dic
 @pytest.mark.parametrize(
     "scenario", [(table, "sync") for table in TABLES], ids=list(TABLES), indirect=True
 )
-def test_sync_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> None:
+def test_sync_readers_at_a_past_t_ignore_concurrent_writers(
+    scenario: Built, mp_scenario_metrics: dict[str, Any]
+) -> None:
     """Threads ingest knowledge after T while the reader keeps asking every read as of T
-    (also with a cutoff taken before the writers started): every answer equals the model."""
+    (also with a cutoff taken before the writers started): every answer equals the model,
+    and the writers did store rows meanwhile."""
     built, moment = scenario, _past(scenario)
     calls = _calls_at(built, moment)
     assert calls
@@ -165,15 +169,30 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> 
     threads = [threading.Thread(target=write, args=(number,)) for number in range(WRITERS)]
     for thread in threads:
         thread.start()
-    rounds = 0
-    while rounds < 2 or any(thread.is_alive() for thread in threads):
-        check(built, "concurrent", calls)
-        _check_replay(built, calls, cutoff, covered)
+    # One read's calls at a time, round after round, so most checks overlap the writes.
+    groups = [
+        calls[start : start + CALLS_PER_READ] for start in range(0, len(calls), CALLS_PER_READ)
+    ]
+    rounds = during = 0
+    while rounds < 2 * len(groups) or any(thread.is_alive() for thread in threads):
+        writing = any(thread.is_alive() for thread in threads)
+        group = groups[rounds % len(groups)]
+        check(built, "concurrent", group)
+        _check_replay(built, group, cutoff, covered)
         rounds += 1
+        during += int(writing and any(thread.is_alive() for thread in threads))
     for thread in threads:
         thread.join()
     assert not errors, errors
     check(built, "after the writers", calls)
+    engine = create_sync_engine(built.settings)
+    try:
+        added = len(stored_rows(engine, built.shape)) - len(built.stored)
+    finally:
+        engine.dispose()
+    assert added > 0, "the writers stored nothing"
+    assert during > 0, "the writers finished before any read: raise BATCHES_PER_WRITER"
+    mp_scenario_metrics.update(rounds=rounds, rounds_while_writing=during, rows_added=added)
 
 
 def _check_replay(built: Built, calls: list[Call], cutoff: Any, covered: frozenset[int]) -> None:
@@ -185,7 +204,7 @@ def _check_replay(built: Built, calls: list[Call], cutoff: Any, covered: frozens
             {**call.kwargs, "ingested_before": cutoff},
             call.expected,
         )
-        for call in calls[:: max(1, len(calls) // 20)]
+        for call in calls[:: max(1, len(calls) // 4)]
     ]
     check(built, "concurrent replay", replayed)
     assert built.model.cutoff() == covered
@@ -197,7 +216,9 @@ def _check_replay(built: Built, calls: list[Call], cutoff: Any, covered: frozens
     ids=["curve_points", "positioning_flows", "release_calendar"],
     indirect=True,
 )
-def test_async_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) -> None:
+def test_async_readers_at_a_past_t_ignore_concurrent_writers(
+    scenario: Built, mp_scenario_metrics: dict[str, Any]
+) -> None:
     """The same with asyncio tasks: writers through ingest_async, readers through
     AsyncReader, all on one event loop."""
     built, moment = scenario, _past(scenario)
@@ -215,6 +236,8 @@ def test_async_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) ->
             ]
             rounds = 0
             while rounds < 2 or not all(task.done() for task in writing):
+                if not all(task.done() for task in writing):
+                    mp_scenario_metrics["rounds_while_writing"] = rounds + 1
                 for call in calls:
                     got = normalize(await getattr(reader, call.method)(*call.args, **call.kwargs))
                     if got != call.expected:
@@ -226,6 +249,14 @@ def test_async_readers_at_a_past_t_ignore_concurrent_writers(scenario: Built) ->
         return mismatches
 
     mismatches = asyncio.run(main())
+    engine = create_sync_engine(built.settings)
+    try:
+        added = len(stored_rows(engine, built.shape)) - len(built.stored)
+    finally:
+        engine.dispose()
+    assert added > 0, "the writers stored nothing"
+    assert mp_scenario_metrics.get("rounds_while_writing"), "the writers finished first"
+    mp_scenario_metrics["rows_added"] = added
     if mismatches:
         call, got = mismatches[0]
         pytest.fail(
