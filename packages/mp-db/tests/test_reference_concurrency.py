@@ -185,14 +185,20 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(
         thread.join()
     assert not errors, errors
     check(built, "after the writers", calls)
+    added = _rows_added(built)
+    assert during > 0, "the writers finished before any read: raise BATCHES_PER_WRITER"
+    mp_scenario_metrics.update(rounds=rounds, rounds_while_writing=during, rows_added=added)
+
+
+def _rows_added(built: Built) -> int:
+    """How many rows the writers stored (at least one, or the test proves nothing)."""
     engine = create_sync_engine(built.settings)
     try:
         added = len(stored_rows(engine, built.shape)) - len(built.stored)
     finally:
         engine.dispose()
     assert added > 0, "the writers stored nothing"
-    assert during > 0, "the writers finished before any read: raise BATCHES_PER_WRITER"
-    mp_scenario_metrics.update(rounds=rounds, rounds_while_writing=during, rows_added=added)
+    return added
 
 
 def _check_replay(built: Built, calls: list[Call], cutoff: Any, covered: frozenset[int]) -> None:
@@ -249,12 +255,7 @@ def test_async_readers_at_a_past_t_ignore_concurrent_writers(
         return mismatches
 
     mismatches = asyncio.run(main())
-    engine = create_sync_engine(built.settings)
-    try:
-        added = len(stored_rows(engine, built.shape)) - len(built.stored)
-    finally:
-        engine.dispose()
-    assert added > 0, "the writers stored nothing"
+    added = _rows_added(built)
     assert mp_scenario_metrics.get("rounds_while_writing"), "the writers finished first"
     mp_scenario_metrics["rows_added"] = added
     if mismatches:
