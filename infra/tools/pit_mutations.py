@@ -166,6 +166,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        for series_id in wanted:",
         "backtest answers in sorted decision-time order instead of the order given",
     ),
+    Mutation(
+        "cache_served_stale",
+        "_ingest.py",
+        "        cache.sync(_touched(batch))",
+        "        pass",
+        "sync ingest forgets to invalidate mp's cache: CachedReader serves the old print",
+    ),
 )
 
 
