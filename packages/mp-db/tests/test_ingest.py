@@ -356,7 +356,12 @@ def test_ingest_role_can_ingest(
         with connection.begin():
             connection.execute(text(f"SET LOCAL ROLE {role}"))
             report = ingest(connection, "macro", history(series, [[1.0, 2.0], [1.0, 2.2]]))
-    assert report.inserted == 3
+        assert report.inserted == 3
+        # Into chunks that exist now: ingest locks them (ROW EXCLUSIVE) before reading.
+        with connection.begin():
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            again = ingest(connection, "macro", history(series, [[1.0, 2.0], [1.5, 2.2]]))
+    assert again.inserted == 1
 
 
 def test_errors_are_mp_errors(engine: Engine) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import pytest
 from conftest import Driver, SeriesMaker, days, macro, utc
 from sqlalchemy import text
 
-from mp_db import IngestReport, MacroObservationRow
+from mp_db import IngestReport, IngestValidationError, MacroObservationRow
 
 D1, D2, D3 = utc(2024, 1, 10), utc(2024, 1, 11), utc(2024, 1, 12)
 OBS = utc(2024, 1)
@@ -118,3 +119,20 @@ def test_elapsed_covers_validation(driver: Driver, make_series: SeriesMaker) -> 
     report = driver.ingest("macro", slow_rows())
     wall = time.perf_counter() - started
     assert 0.3 <= report.elapsed_seconds <= wall
+
+
+def test_same_key_and_values_with_another_source_is_refused(
+    driver: Driver, make_series: SeriesMaker
+) -> None:
+    """Two rows with one key and equal values but different knowledge_time_source disagree on
+    the quality of the time: refused, and the message says which part differs."""
+    series = make_series()
+    row = macro(series, OBS, D1, 1.0)
+    with pytest.raises(IngestValidationError) as refused:
+        driver.ingest(
+            "macro",
+            [{**row, "knowledge_time_source": "vendor"}, {**row, "knowledge_time_source": "rule"}],
+        )
+    (problem,) = refused.value.problems
+    assert (problem.index, problem.code) == (1, "duplicate_key")
+    assert "knowledge_time_source" in problem.message

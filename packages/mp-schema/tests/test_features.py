@@ -22,6 +22,10 @@ def test_offline_sql_shows_both_branches() -> None:
     assert "outcome := 'deferred'" in sql
     assert "current_setting('timescaledb.license', true)" in sql
     assert "create_default_indexes => false" in sql
+    # Revision 0005: policies are created unscheduled and wait for the operator.
+    assert "CREATE OR REPLACE FUNCTION mp.set_compression_state" in sql
+    assert "'backfilling'" in sql
+    assert "alter_job(v_job, scheduled => outcome = 'enabled')" in sql
 
 
 def test_features_are_recorded_for_every_table(
@@ -30,7 +34,7 @@ def test_features_are_recorded_for_every_table(
     """Each hypertable has a compression record: applied on timescale, deferred otherwise."""
     statuses = timescale_feature_status(mp_pg_settings)
     assert {item.table for item in statuses} == set(FACT_TABLES)
-    expected = "applied" if mp_timescaledb_license == "timescale" else "deferred"
+    expected = "backfilling" if mp_timescaledb_license == "timescale" else "deferred"
     assert {item.status for item in statuses} == {expected}
     if expected == "deferred":
         assert all(mp_timescaledb_license in item.reason for item in statuses)

@@ -16,7 +16,7 @@ from mp_db._engines import create_async_db_engine, create_sync_engine, session_p
 from mp_db._errors import classify_error, translate_errors
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
-from mp_db._ingest import DEFAULT_CHUNK_ROWS, ingest, ingest_async
+from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
 from mp_db._ingest_sql import IngestProgress, IngestReport
 from mp_db._reads import AsyncReader, Query, Reader, join_as_of
 from mp_db._release import (
@@ -80,6 +80,7 @@ from mp_db.exceptions import (
 
 __all__ = [
     "BEGINNING",
+    "DEADLOCK_ATTEMPTS",
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_MAX_STALENESS_SECONDS",
     "DEFAULT_RETRY",

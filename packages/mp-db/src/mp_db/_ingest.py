@@ -7,6 +7,8 @@ differ only in how COPY is done: ``cursor.copy`` in binary, ``copy_records_to_ta
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,15 +29,37 @@ from mp_db._ingest_sql import (
 from mp_db._invalidation import invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
-from mp_db.exceptions import IngestValidationError, RowProblem
+from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
+__all__ = ["DEADLOCK_ATTEMPTS", "DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
 
 #: Rows per COPY chunk: big enough to amortize each statement, small enough that the staging
 #: table fits PostgreSQL's default 8 MB of temp_buffers.
 DEFAULT_CHUNK_ROWS = 100_000
 
 ProgressCallback = Callable[[IngestProgress], None]
+
+#: Tries of a whole ingest that a deadlock (or serialization failure) rolled back, when ingest
+#: owns the transaction (an engine was passed). A fallback only: ingest's lock order keeps it
+#: from deadlocking with compression (see _ingest_sql); this covers what the order cannot see,
+#: such as a chunk another writer created after the locks were taken.
+DEADLOCK_ATTEMPTS = 3
+
+logger = logging.getLogger("mp_db")
+
+
+def _deadlock_delay(error: SerializationError, attempt: int, table: str) -> float:
+    """Seconds to wait before trying a rolled-back ingest again, or raise ``error``."""
+    if attempt >= DEADLOCK_ATTEMPTS:
+        raise error
+    logger.warning(
+        "mp-db: ingest into %s rolled back (%s); try %d of %d",
+        table,
+        error,
+        attempt + 1,
+        DEADLOCK_ATTEMPTS,
+    )
+    return 0.1 * attempt
 
 
 def _as_rows(rows: Any) -> Iterable[Any]:
@@ -279,6 +303,18 @@ class _Copy:
 _Step = Generator[_Execute | _Copy, Any, IngestReport]
 
 
+def _lock_chunks(sql: IngestSql, batch: ValidatedBatch) -> Generator[_Execute, Any, None]:
+    """ROW EXCLUSIVE on the chunks the batch may write, before any read
+    (the lock order that keeps ingest and ``compress_chunk`` from deadlocking; see
+    :mod:`mp_db._ingest_sql`). Chunks are locked in creation order."""
+    times = [record[1] for record in batch.records]
+    rows = yield _Execute(sql.chunks_to_lock, {"low": min(times), "high": max(times)}, "rows")
+    if rows:
+        # Names come from the catalog, quoted by regclass output.
+        names = ", ".join(str(row[0]) for row in rows)
+        yield _Execute(f"LOCK TABLE {names} IN ROW EXCLUSIVE MODE", {})
+
+
 def _steps(
     *,
     fact: FactTable,
@@ -307,6 +343,7 @@ def _steps(
         raise IngestValidationError(fact.name, problems)
     for statement, parameters in _setup_statements(sql, batch.series_ids):
         yield _Execute(statement, parameters)
+    yield from _lock_chunks(sql, batch)
     logged = {"fact_table": fact.name, "series_ids": sorted(batch.series_ids)}
     tally.ingest_id = int((yield _Execute(sql.begin_ingest, logged, "scalar")))
     chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
@@ -414,6 +451,9 @@ def ingest(
     ingest that commits its own transaction invalidates the series it stored rows for in mp's
     cache before returning (see :mod:`mp_db._invalidation`).
 
+    With an engine, a transaction a deadlock or serialization failure rolled back is tried
+    again (:data:`DEADLOCK_ATTEMPTS` in all; ``progress`` then reports the chunks again).
+
     Raises:
         IngestValidationError: the batch was refused; nothing was written.
         ConfigurationError: the cache is enabled but mp-cache is not installed; nothing written.
@@ -431,14 +471,21 @@ def ingest(
         "keep_republications": keep_republications,
     }
     cache = invalidation()
-    with translate_errors():
-        if isinstance(target, Engine):
-            with target.begin() as connection:
-                report = _run_sync(connection, fact, _steps(**work))
-        elif target.in_transaction():
-            # The caller commits: this ingest cannot see it (CachedReader's check covers it).
-            return _run_sync(target, fact, _steps(**work))
-        else:
+    if isinstance(target, Engine):
+        attempt = 1
+        while True:
+            try:
+                with translate_errors(), target.begin() as connection:
+                    report = _run_sync(connection, fact, _steps(**work))
+                break
+            except SerializationError as error:
+                time.sleep(_deadlock_delay(error, attempt, fact.name))
+                attempt += 1
+    else:
+        with translate_errors():
+            if target.in_transaction():
+                # The caller commits: this ingest cannot see it (CachedReader's check covers it).
+                return _run_sync(target, fact, _steps(**work))
             with target.begin():
                 report = _run_sync(target, fact, _steps(**work))
     if cache is not None and report.inserted:
@@ -499,13 +546,22 @@ async def ingest_async(
         "keep_republications": keep_republications,
     }
     cache = invalidation()
-    with translate_errors():
-        if isinstance(target, AsyncEngine):
-            async with target.begin() as connection:
-                report = await _run_async(connection, fact, _steps(**work))
-        elif target.in_transaction():
-            return await _run_async(target, fact, _steps(**work))
-        else:
+    if isinstance(target, AsyncEngine):
+        attempt = 1
+        while True:
+            try:
+                with translate_errors():
+                    async with target.begin() as connection:
+                        report = await _run_async(connection, fact, _steps(**work))
+                break
+            except SerializationError as error:
+                await asyncio.sleep(_deadlock_delay(error, attempt, fact.name))
+                attempt += 1
+    else:
+        with translate_errors():
+            if target.in_transaction():
+                # The caller commits: this ingest cannot see it (CachedReader's check covers it).
+                return await _run_async(target, fact, _steps(**work))
             async with target.begin():
                 report = await _run_async(target, fact, _steps(**work))
     if cache is not None and report.inserted:

@@ -45,7 +45,9 @@ PROBLEM_CODES: dict[str, str] = {
     "bad_format": "a code in the wrong format (tenor...)",
     "nul_byte": "a string contains a NUL byte",
     "too_long": "a string is longer than its column",
-    "duplicate_key": "two rows of the batch have the same key but different values",
+    "duplicate_key": (
+        "two rows of the batch have the same key but different values or knowledge_time_source"
+    ),
     "unknown_series": "no series has this series_id",
     "wrong_series_kind": "the series exists but belongs to another table",
     "unknown_instrument": "no instrument has this instrument_id",
@@ -478,12 +480,15 @@ def validate_batch(
         elif earlier[1] == record:
             duplicates += 1
         else:
+            # Equal values with another knowledge_time_source still disagree on how good the
+            # knowledge time is: which one is right is unknowable, so say which part differs.
+            differs = "values" if earlier[1][:-1] != record[:-1] else "knowledge_time_source"
             problems.append(
                 RowProblem(
                     index,
                     "",
                     "duplicate_key",
-                    f"same key as row {earlier[0]} with different values",
+                    f"same key as row {earlier[0]} with a different {differs}",
                 )
             )
     if problems:

@@ -8,6 +8,13 @@ Example:
     1
 """
 
+from mp_schema._compression import (
+    COMPRESSION_STATES,
+    CompressionState,
+    compression_status,
+    enable_compression,
+    pause_compression,
+)
 from mp_schema._enum_checks import enum_check, enum_check_sql, replace_enum_check
 from mp_schema._erd import erd_dot
 from mp_schema._features import FeatureStatus, apply_timescale_features, timescale_feature_status
@@ -25,13 +32,21 @@ from mp_schema._migrations import (
 )
 from mp_schema._specs import FactSpec, fact_spec
 from mp_schema._version import __version__
-from mp_schema.exceptions import MigrationError, SchemaDriftError, SchemaError
+from mp_schema.exceptions import (
+    CompressionUnavailableError,
+    MigrationError,
+    SchemaDriftError,
+    SchemaError,
+)
 from mp_schema.models import FACT_TABLES, SCHEMA, fact_table_for, metadata
 
 __all__ = [
+    "COMPRESSION_STATES",
     "FACT_TABLES",
     "MIGRATIONS_DIR",
     "SCHEMA",
+    "CompressionState",
+    "CompressionUnavailableError",
     "FactSpec",
     "FeatureStatus",
     "MigrationError",
@@ -42,8 +57,10 @@ __all__ = [
     "alembic_config",
     "apply_timescale_features",
     "check",
+    "compression_status",
     "current",
     "downgrade",
+    "enable_compression",
     "enum_check",
     "enum_check_sql",
     "erd_dot",
@@ -53,6 +70,7 @@ __all__ = [
     "history",
     "metadata",
     "offline_sql",
+    "pause_compression",
     "replace_enum_check",
     "timescale_feature_status",
     "upgrade",

@@ -12,6 +12,11 @@ from collections.abc import Sequence
 
 from mp_config import ConfigError, PostgresSettings
 from mp_schema import _migrations
+from mp_schema._compression import (
+    compression_status,
+    enable_compression,
+    pause_compression,
+)
 from mp_schema._features import apply_timescale_features, timescale_feature_status
 from mp_schema.exceptions import SchemaDriftError, SchemaError
 
@@ -34,7 +39,15 @@ def _parser() -> argparse.ArgumentParser:
         "apply-timescale-features",
         help="apply compression and its policies where the license now allows (idempotent)",
     )
-    commands.add_parser("features", help="list license-dependent features: applied or deferred")
+    commands.add_parser("features", help="list license-dependent features and their state")
+    compression = commands.add_parser(
+        "compression",
+        help="the compression lifecycle: status, enable (the backfill is done), pause",
+    )
+    compression.add_argument("action", choices=("status", "enable", "pause"))
+    compression.add_argument(
+        "table", nargs="?", default=None, help="one fact table (default: every fact table)"
+    )
     sql = commands.add_parser("sql", help="print the SQL of an upgrade without a server")
     sql.add_argument("range", nargs="?", default="base:head", help="FROM:TO (default base:head)")
     return parser
@@ -66,11 +79,26 @@ def _run(arguments: argparse.Namespace) -> int:
     elif name == "check":
         _migrations.check(settings)
         print("mp-schema: the database matches the models")
+    elif name == "compression":
+        _compression(settings, arguments.action, arguments.table)
     elif name in ("apply-timescale-features", "features"):
         function = apply_timescale_features if name != "features" else timescale_feature_status
         for feature in function(settings):
-            print(f"{feature.table:<20} {feature.feature:<12} {feature.status:<9} {feature.reason}")
+            status = f"{feature.table:<20} {feature.feature:<12} {feature.status:<11}"
+            print(f"{status} {feature.reason}")
     return 0
+
+
+def _compression(settings: PostgresSettings, action: str, table: str | None) -> None:
+    if action == "status":
+        states = compression_status(settings)
+        if table is not None:
+            states = [item for item in states if item.table == table.removeprefix("mp.")]
+    else:
+        function = enable_compression if action == "enable" else pause_compression
+        states = function(settings, table)
+    for item in states:
+        print(item.describe())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

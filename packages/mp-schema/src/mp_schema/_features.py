@@ -3,12 +3,14 @@
 On an Apache-2 build the migrations record compression as deferred (with the reason) in
 ``mp.timescale_features``. Once the server has the community license,
 :func:`apply_timescale_features` (``mp-schema apply-timescale-features``) applies what is
-missing; running it again changes nothing.
+missing; running it again changes nothing. Policies it creates do not run until the operator
+enables them after the backfill (:mod:`mp_schema._compression`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,7 +29,8 @@ class FeatureStatus:
     Attributes:
         table: the hypertable (in schema ``mp``).
         feature: ``compression`` (settings and policy).
-        status: ``applied`` or ``deferred``.
+        status: ``deferred``, ``backfilling``, ``enabled`` or ``paused`` (see
+            :data:`~mp_schema.COMPRESSION_STATES`).
         reason: why deferred, or what was applied.
     """
 
@@ -37,7 +40,9 @@ class FeatureStatus:
     reason: str
 
 
-def _run(settings: PostgresSettings | None, statement: str, action: str) -> list[FeatureStatus]:
+def run_statement(settings: PostgresSettings | None, statement: str, action: str) -> list[Any]:
+    """The rows of ``statement``, run in one transaction; a failure is a MigrationError that
+    names ``action`` and the database."""
     settings = settings if settings is not None else PostgresSettings.load()
     engine = migration_engine(settings)
     try:
@@ -51,13 +56,19 @@ def _run(settings: PostgresSettings | None, statement: str, action: str) -> list
         ) from error
     finally:
         engine.dispose()
+    return list(rows)
+
+
+def _run(settings: PostgresSettings | None, statement: str, action: str) -> list[FeatureStatus]:
+    rows = run_statement(settings, statement, action)
     return [FeatureStatus(str(row[0]), str(row[1]), str(row[2]), str(row[3] or "")) for row in rows]
 
 
 def apply_timescale_features(settings: PostgresSettings | None = None) -> list[FeatureStatus]:
     """Apply every license-dependent feature the server allows; idempotent.
 
-    Must run as the tables' owner (the migrating role).
+    New policies are created unscheduled (``backfilling``); a table already enabled or
+    paused keeps its state. Must run as the tables' owner (the migrating role).
     """
     return _run(
         settings, "SELECT * FROM mp.apply_timescale_features()", "applying TimescaleDB features"

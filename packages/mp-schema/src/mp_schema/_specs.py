@@ -30,8 +30,10 @@ class FactSpec:
             calendar, where consensus is known before the period).
         dated: ``obs_time`` must be 00:00 UTC (daily-or-slower data).
         chunk_interval: TimescaleDB chunk interval, a PostgreSQL interval literal.
-        compress_after: age after which chunks are compressed (TSL builds only). Generous on
-            purpose: inserting into compressed chunks is 10-100x slower and has had bugs.
+        compress_after: age after which chunks are compressed (TSL builds only, once the
+            operator enables compression for the table; see ``mp-schema compression``). Chosen
+            per table from how long its data keeps being revised: writing into compressed
+            chunks is several times slower and has had bugs.
         compress_order_by: compression ``orderby``; ``segmentby`` is always ``series_id``.
     """
 

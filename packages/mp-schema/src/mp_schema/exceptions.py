@@ -4,12 +4,13 @@ The hierarchy::
 
     SchemaError (RuntimeError)
     ├── MigrationError        an Alembic command failed (the message names the revision)
+    ├── CompressionUnavailableError  compression asked of a server whose license lacks it
     └── SchemaDriftError      the database differs from the models (``mp-schema check``)
 """
 
 from __future__ import annotations
 
-__all__ = ["MigrationError", "SchemaDriftError", "SchemaError"]
+__all__ = ["CompressionUnavailableError", "MigrationError", "SchemaDriftError", "SchemaError"]
 
 
 class SchemaError(RuntimeError):
@@ -18,6 +19,11 @@ class SchemaError(RuntimeError):
 
 class MigrationError(SchemaError):
     """An Alembic command failed; the message says which and against which database."""
+
+
+class CompressionUnavailableError(SchemaError):
+    """Compression was asked of a server whose TimescaleDB license (``apache``) has none; it
+    needs a build with the Timescale License (TSL) code, such as the community image."""
 
 
 class SchemaDriftError(SchemaError):

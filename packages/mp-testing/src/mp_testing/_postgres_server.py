@@ -27,9 +27,37 @@ from mp_testing._settings import TestingSettings, configured_by
 from mp_testing.exceptions import ServiceUnavailableError
 from mp_testing.native import PostgresCluster, free_port, service_os_user
 
-__all__ = ["PostgresServer", "provide_postgres", "read_license"]
+__all__ = ["PostgresServer", "pause_background_jobs", "provide_postgres", "read_license"]
 
 _OWNER = "mp_test_owner"
+
+# Every scheduled job the connected role may change (a superuser: all of them). alter_job is a
+# TSL function; an Apache build has no policies, only TimescaleDB's telemetry job, which mp's
+# clusters turn off with timescaledb.telemetry_level.
+_PAUSE_JOBS = """
+SELECT count(*)
+FROM timescaledb_information.jobs j
+CROSS JOIN LATERAL alter_job(j.job_id, scheduled => false) AS altered
+WHERE j.scheduled AND pg_has_role(current_user, j.owner, 'USAGE')
+  AND coalesce(current_setting('timescaledb.license', true), '') = 'timescale'
+"""
+
+
+def pause_background_jobs(connection: Any) -> int:
+    """Unschedule the background jobs of the database ``connection`` is on; return how many.
+
+    Test databases never run background jobs: a compression policy compressing chunks while a
+    test writes them makes results depend on timing (and, before mp's lock order, deadlocked
+    ingest). Clones of a template inherit its unscheduled jobs. A test that wants a policy to
+    run schedules it itself (``mp_schema.enable_compression``) or runs it with ``run_job``.
+    """
+    installed = connection.execute(
+        "SELECT to_regclass('timescaledb_information.jobs') IS NOT NULL"
+    ).fetchone()
+    if not installed or not installed[0]:
+        return 0  # no TimescaleDB in this database (a migrate that did not create it): no jobs
+    row = connection.execute(_PAUSE_JOBS).fetchone()
+    return int(row[0]) if row else 0
 
 
 @dataclass
@@ -86,6 +114,14 @@ class PostgresServer:
             parts.append(sql.SQL("IS_TEMPLATE true"))
         with self.connect() as connection:
             connection.execute(sql.SQL(" ").join(parts))
+
+    def pause_jobs(self, name: str) -> int:
+        """Unschedule the background jobs of database ``name`` (see
+        :func:`pause_background_jobs`), as a superuser when this process runs the cluster (so
+        TimescaleDB's own jobs are paused too), else as the server's role (its own jobs)."""
+        connect = self.cluster.connect_admin if self.cluster is not None else self.connect
+        with connect(name) as connection:
+            return pause_background_jobs(connection)
 
     def freeze_template(self, name: str) -> None:
         """Disallow connections to a migrated template, so nothing can hold it during clones."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mp_config import PostgresSettings
+from mp_testing._postgres_server import pause_background_jobs
 from mp_testing.exceptions import NativeServiceError
 from mp_testing.native import PostgresCluster, free_port, service_os_user
 
@@ -97,7 +98,8 @@ def start_throwaway_postgres(
     durable: bool = False,
     settings: dict[str, str] | None = None,
 ) -> ThrowawayPostgres:
-    """Start a throwaway cluster with an owner role and database ``mp``, migrated by ``migrate``.
+    """Start a throwaway cluster with an owner role and database ``mp``, migrated by ``migrate``,
+    its background jobs unscheduled (as for test databases).
 
     Args:
         migrate: how to bring the database to the schema (mp-schema's upgrade by default).
@@ -132,6 +134,8 @@ def start_throwaway_postgres(
             upgrade(pg, "head")
         else:
             migrate(pg)
+        with cluster.connect_admin(_DATABASE) as connection:
+            pause_background_jobs(connection)
     except Exception:
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)

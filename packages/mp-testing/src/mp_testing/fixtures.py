@@ -176,12 +176,18 @@ def mp_template_database(
     mp_migrate: Callable[[PostgresSettings], None],
     mp_testing_settings: TestingSettings,
 ) -> Iterator[str]:
-    """A database migrated once per session, cloned for every test by :func:`mp_database`."""
+    """A database migrated once per session, cloned for every test by :func:`mp_database`.
+
+    Its background jobs (compression policies, TimescaleDB's own jobs) are unscheduled, so no
+    clone runs any.
+    """
     name = _database_name("tpl")
     mp_postgres_server.create_database(name, is_template=True)
     try:
         mp_migrate(mp_postgres_server.settings_for(name))
         read_license(mp_postgres_server, name)
+        # Clones inherit unscheduled jobs: no test database runs background jobs.
+        mp_postgres_server.pause_jobs(name)
         mp_postgres_server.freeze_template(name)
         yield name
     finally:

@@ -56,14 +56,20 @@ class IngestLog(Base):
 
 
 class TimescaleFeature(Base):
-    """License-dependent TimescaleDB features per table: applied, or deferred and why.
+    """License-dependent TimescaleDB features per table, and where each one stands.
 
-    On an Apache-2 build the migrations record compression as deferred here; ``mp-schema
-    apply-timescale-features`` applies what is deferred once the server's license allows.
+    Compression is ``deferred`` on an Apache-2 build (the reason says why); ``mp-schema
+    apply-timescale-features`` creates settings and policy once the license allows, and the
+    table is then ``backfilling`` (policy unscheduled) until the operator runs ``mp-schema
+    compression enable`` (``enabled``); ``mp-schema compression pause`` makes it ``paused``.
     """
 
     __tablename__ = "timescale_features"
-    __table_args__ = (CheckConstraint("status IN ('applied', 'deferred')", name="status_enum"),)
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('deferred', 'backfilling', 'enabled', 'paused')", name="status_enum"
+        ),
+    )
 
     table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
     feature: Mapped[str] = mapped_column(String(32), primary_key=True)

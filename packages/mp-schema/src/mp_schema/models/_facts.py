@@ -105,7 +105,14 @@ class FactMixin:
     )
 
 
-_MACRO = FactSpec(kind=SeriesKind.MACRO, value_columns=("value",))
+_MACRO = FactSpec(
+    kind=SeriesKind.MACRO,
+    value_columns=("value",),
+    # Agencies revise for years: annual GDP updates reach back 3-5 years, seasonally adjusted
+    # CPI is revised 5 years back each February. A year's chunk is compressed once all of it is
+    # older than that, so routine revisions never land in a compressed chunk.
+    compress_after="1825 days",
+)
 
 
 class MacroObservation(FactMixin, Base):
@@ -131,6 +138,8 @@ class MacroObservation(FactMixin, Base):
 _BARS = FactSpec(
     kind=SeriesKind.MARKET_BAR,
     value_columns=("open", "high", "low", "close", "settle", "volume", "open_interest"),
+    # Bars are final once settled; vendor corrections come within days. Half a year of margin.
+    compress_after="180 days",
 )
 
 
@@ -158,7 +167,13 @@ class MarketBar(FactMixin, Base):
     open_interest: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
 
 
-_CURVE = FactSpec(kind=SeriesKind.CURVE, value_columns=("value",), entity_columns=("tenor",))
+_CURVE = FactSpec(
+    kind=SeriesKind.CURVE,
+    value_columns=("value",),
+    entity_columns=("tenor",),
+    # Fitted from settled market data: corrected within days, like the bars they come from.
+    compress_after="180 days",
+)
 
 
 class CurvePoint(FactMixin, Base):
@@ -175,7 +190,12 @@ class CurvePoint(FactMixin, Base):
     value: Mapped[float] = mapped_column(DOUBLE_PRECISION)
 
 
-_FIXINGS = FactSpec(kind=SeriesKind.RATE_FIXING, value_columns=("value",))
+_FIXINGS = FactSpec(
+    kind=SeriesKind.RATE_FIXING,
+    value_columns=("value",),
+    # A published fixing is corrected the same day or not at all.
+    compress_after="180 days",
+)
 
 
 class RateFixing(FactMixin, Base):
@@ -194,6 +214,9 @@ _RELEASES = FactSpec(
     kind=SeriesKind.RELEASE,
     value_columns=("scheduled_at", "status", "consensus", "actual", "prior"),
     knowledge_after_obs=False,
+    # Entries change until the release and once more when the next release revises "prior";
+    # small, so two years of margin cost little.
+    compress_after="730 days",
 )
 
 
@@ -222,6 +245,8 @@ _POSITIONING = FactSpec(
     kind=SeriesKind.POSITIONING,
     value_columns=("long_positions", "short_positions", "spread_positions", "value"),
     entity_columns=("category",),
+    # The CFTC republishes corrected reports weeks later, rarely months: a year of margin.
+    compress_after="365 days",
 )
 
 
@@ -260,6 +285,8 @@ _SIGNALS = FactSpec(
     # 500 signals x 5,000 instruments x 260 days is 650M rows a year: a week per chunk keeps a
     # chunk and its indexes near a few GB instead of tens.
     chunk_interval="7 days",
+    # Signals are recomputed by whole reruns (new knowledge times over all of history), which
+    # are backfills: pause compression for them. Day to day, only recent weeks change.
     compress_after="90 days",
 )
 

@@ -20,7 +20,7 @@ from mp_testing.stack._stack import (
     stack_status,
     stack_up,
 )
-from mp_testing.stack._status import render_table
+from mp_testing.stack._status import compression_lines, render_table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = StackConfig.load(project_dir, arguments.env_file)
             statuses = stack_status(config)
             print(render_table(statuses))
+            if statuses[0].healthy:
+                print("\n".join(compression_lines(config.postgres)))
             warning = placeholder_warning(config.env_file)
             if warning is not None:
                 print(f"mp-stack: {warning}")

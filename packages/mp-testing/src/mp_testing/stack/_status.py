@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from mp_config import PostgresSettings, RedisSettings
 from mp_testing.native import RespError, port_is_open, redis_command
 
-__all__ = ["ServiceStatus", "postgres_status", "redis_status", "render_table", "tcp_status"]
+__all__ = [
+    "ServiceStatus",
+    "compression_lines",
+    "postgres_status",
+    "redis_status",
+    "render_table",
+    "tcp_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,22 @@ def postgres_status(settings: PostgresSettings, backend: str) -> ServiceStatus:
         tsdb = f"TimescaleDB {available} available (license shown after `nox -s migrate`)"
     detail = f"PostgreSQL {version}, {tsdb}, database {settings.database}"
     return ServiceStatus("postgresql", backend, address, True, detail)
+
+
+def compression_lines(settings: PostgresSettings) -> list[str]:
+    """Each fact table's compression state (``mp-schema compression status``), or why there
+    is none to show: on an Apache build every table is deferred, with the reason."""
+    from mp_schema import SchemaError, compression_status
+
+    try:
+        states = compression_status(settings)
+    except SchemaError as error:
+        return [f"compression: unknown ({str(error).splitlines()[0]})"]
+    if not states:
+        return ["compression: no fact tables recorded (run `nox -s migrate`)"]
+    return ["compression (mp-schema compression status|enable|pause):"] + [
+        f"  {item.describe()}" for item in states
+    ]
 
 
 def redis_status(settings: RedisSettings, backend: str) -> ServiceStatus:
