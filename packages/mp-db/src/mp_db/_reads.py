@@ -299,6 +299,22 @@ class _Queries:
         return Query(CUTOFF_AT_SQL, {"cutoff_time": instant("at", at)}, convert)
 
 
+def _with_cutoff(connection: Connection, query: Query[T]) -> Query[T]:
+    """``query`` with its replay time turned into cutoff parameters, on the read's connection."""
+    if query.cutoff_at is None:
+        return query
+    found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
+    return query.resolved(found.one())
+
+
+async def _with_cutoff_async(connection: AsyncConnection, query: Query[T]) -> Query[T]:
+    """The asyncpg twin of :func:`_with_cutoff`."""
+    if query.cutoff_at is None:
+        return query
+    found = await connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
+    return query.resolved(found.one())
+
+
 def _window(start: Any, end: Any) -> dict[str, datetime]:
     low, high = period("start", start, BEGINNING), period("end", end, END_OF_TIME)
     checked_range(low, high)
@@ -335,9 +351,7 @@ class Reader:
                 if isinstance(self.bind, Engine)
                 else self.bind
             )
-            if query.cutoff_at is not None:
-                found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
-                query = query.resolved(found.one())
+            query = _with_cutoff(connection, query)
             rows = connection.execute(text(query.sql), query.parameters).all()
         return query.convert(rows)
 
@@ -586,9 +600,7 @@ class Reader:
                 if isinstance(self.bind, Engine)
                 else self.bind
             )
-            if query.cutoff_at is not None:
-                found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
-                query = query.resolved(found.one())
+            query = _with_cutoff(connection, query)
             # max_row_buffer with explicit partition sizes: measured with SQLAlchemy 2.1,
             # yield_per with partitions() kept every row (76 MB for 300k rows) while this holds
             # one buffer (under 1 MB).
@@ -690,11 +702,7 @@ class AsyncReader:
                     if isinstance(self.bind, AsyncEngine)
                     else self.bind
                 )
-                if query.cutoff_at is not None:
-                    found = await connection.execute(
-                        text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at}
-                    )
-                    query = query.resolved(found.one())
+                query = await _with_cutoff_async(connection, query)
                 result = await connection.execute(text(query.sql), query.parameters)
                 rows = result.all()
         return query.convert(rows)
@@ -938,11 +946,7 @@ class AsyncReader:
                     if isinstance(self.bind, AsyncEngine)
                     else self.bind
                 )
-                if query.cutoff_at is not None:
-                    found = await connection.execute(
-                        text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at}
-                    )
-                    query = query.resolved(found.one())
+                query = await _with_cutoff_async(connection, query)
                 result = await connection.stream(
                     text(query.sql).execution_options(max_row_buffer=batch_rows),
                     query.parameters,
