@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from test_cli import environment_for, run_script
 from test_frozen_migrations import ALLOWED_IMPORTS, imported_modules
 
 import mp_schema
-from mp_schema import FactSpec, MigrationError, heads, revision
+from mp_schema import FactSpec, MigrationError, fact_spec, heads, revision
 from mp_schema._revision import revision_config
 from mp_schema.enums import Frequency, SeriesKind
 from mp_schema.models import NAMING_CONVENTION
@@ -77,7 +78,7 @@ def _with_weather_table() -> MetaData:
             server_default=text("mp.current_ingest_id()"),
             nullable=False,
         ),
-        PrimaryKeyConstraint(*WEATHER.key_columns),
+        PrimaryKeyConstraint(*WEATHER.key_columns, postgresql_include=["value"]),
         CheckConstraint("knowledge_time >= obs_time", name="knowledge_after_obs"),
         CheckConstraint("value > -100 AND value < 100", name="value_plausible"),
         info={"fact": WEATHER},
@@ -107,6 +108,16 @@ def _scalar(connection: Any, sql: str, *params: object) -> Any:
     return row[0]
 
 
+def _assert_gone(connection: Any, table: str) -> None:
+    assert _scalar(connection, "SELECT to_regclass(%s)", f"mp.{table}") is None
+    assert (
+        _scalar(
+            connection, "SELECT count(*) FROM mp.timescale_features WHERE table_name = %s", table
+        )
+        == 0
+    )
+
+
 def test_new_fact_table_migration_is_frozen(mp_database: TestDatabase, tmp_path: Path) -> None:
     """The migration for a new fact table is the next revision, imports nothing of mp_schema
     and holds no live object: only literal SQL and values."""
@@ -126,6 +137,7 @@ def test_new_fact_table_migration_is_frozen(mp_database: TestDatabase, tmp_path:
     assert "FactSpec" not in source
     assert "mp_schema" not in source
     assert "INTERVAL '30 days'" in source
+    assert "postgresql_include=['value']" in source  # Alembic alone drops INCLUDE
     assert (
         "('weather_readings', 'series_id', 'obs_time DESC, station, knowledge_time DESC'," in source
     )
@@ -160,6 +172,14 @@ def test_new_fact_table_upgrades_like_the_others(mp_database: TestDatabase, tmp_
             "ck_weather_readings_knowledge_after_obs",
             "ck_weather_readings_value_plausible",
         }
+        assert (
+            _scalar(
+                connection,
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = 'mp.weather_readings'::regclass AND contype = 'p'",
+            )
+            == "PRIMARY KEY (series_id, obs_time, station, knowledge_time) INCLUDE (value)"
+        )
         privileges = connection.execute(
             "SELECT has_table_privilege(%s, 'mp.weather_readings', 'INSERT'),"
             " has_table_privilege(%s, 'mp.weather_readings', 'UPDATE'),"
@@ -210,14 +230,7 @@ def test_new_fact_table_upgrades_like_the_others(mp_database: TestDatabase, tmp_
     assert revision(settings, "again", metadata=models, versions_dir=tmp_path) is None
     command.downgrade(config, heads()[0])
     with mp_database.connect() as connection:
-        assert _scalar(connection, "SELECT to_regclass('mp.weather_readings')") is None
-        assert (
-            _scalar(
-                connection,
-                "SELECT count(*) FROM mp.timescale_features WHERE table_name = 'weather_readings'",
-            )
-            == 0
-        )
+        _assert_gone(connection, "weather_readings")
     assert revision(settings, "nothing", versions_dir=tmp_path / "none") is None
 
 
@@ -246,6 +259,72 @@ def test_widened_enum_check_is_replaced(mp_database: TestDatabase, tmp_path: Pat
             command.downgrade(revision_config(settings, tmp_path), "-1")
         connection.execute("DELETE FROM mp.series WHERE frequency = 'hourly'")
     command.downgrade(revision_config(settings, tmp_path), "-1")
+    assert revision(settings, "nothing", versions_dir=tmp_path / "none") is None
+
+
+def test_dropped_fact_table_and_changed_spec(mp_database: TestDatabase, tmp_path: Path) -> None:
+    """Dropping a fact table forgets its compression row and takes it out of the feature
+    function; a changed chunk interval, compress_after and primary key INCLUDE (which
+    autogenerate does not compare) are set again. The downgrade brings the hypertable back with
+    its old chunk interval, key INCLUDE and grants, and the database matches the real models
+    again."""
+    settings = mp_database.settings
+    models = _copy_of_models()
+    models.remove(models.tables["mp.signal_values"])
+    fixings = models.tables["mp.rate_fixings"]
+    fixings.info["fact"] = replace(
+        fact_spec(fixings), chunk_interval="90 days", compress_after="400 days"
+    )
+    fixings.primary_key.dialect_options["postgresql"]["include"] = []
+    source = _written(revision(settings, "Drop signals", metadata=models, versions_dir=tmp_path))
+    assert "set_chunk_time_interval('mp.rate_fixings', INTERVAL '90 days')" in source
+    assert (
+        "('rate_fixings', 'series_id', 'obs_time DESC, knowledge_time DESC', '400 days')" in source
+    )
+    assert (
+        'ADD CONSTRAINT pk_rate_fixings PRIMARY KEY (series_id, obs_time, knowledge_time)"'
+        in source
+    )
+    real_key = mp_schema.FACT_TABLES["rate_fixings"].primary_key
+    assert real_key.dialect_options["postgresql"]["include"] == ["value"]  # only the copy changed
+    config = revision_config(settings, tmp_path)
+    command.upgrade(config, "head")
+    assert revision(settings, "again", metadata=models, versions_dir=tmp_path) is None
+    with mp_database.connect() as connection:
+        _assert_gone(connection, "signal_values")
+        assert "signal_values" not in _scalar(
+            connection, "SELECT prosrc FROM pg_proc WHERE proname = 'apply_timescale_features'"
+        )
+    command.downgrade(config, heads()[0])
+    with mp_database.connect() as connection:
+        intervals = dict(
+            connection.execute(
+                "SELECT hypertable_name, time_interval FROM timescaledb_information.dimensions"
+                " WHERE hypertable_name IN ('signal_values', 'rate_fixings')"
+            ).fetchall()
+        )
+        assert intervals == {
+            "signal_values": timedelta(days=7),
+            "rate_fixings": timedelta(days=360),
+        }
+        keys = dict(
+            connection.execute(
+                "SELECT (SELECT relname FROM pg_class WHERE oid = conrelid),"
+                " pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid IN ('mp.signal_values'::regclass, 'mp.rate_fixings'::regclass)"
+                " AND contype = 'p'"
+            ).fetchall()
+        )
+        assert keys == {
+            "signal_values": "PRIMARY KEY (series_id, obs_time, instrument_id,"
+            " knowledge_time) INCLUDE (value)",
+            "rate_fixings": "PRIMARY KEY (series_id, obs_time, knowledge_time) INCLUDE (value)",
+        }
+        assert _scalar(
+            connection,
+            "SELECT has_table_privilege(%s, 'mp.signal_values', 'INSERT')",
+            settings.ingest_role,
+        )
     assert revision(settings, "nothing", versions_dir=tmp_path / "none") is None
 
 

@@ -10,6 +10,8 @@ sees is rendered here from the same comparison, as literal SQL a frozen migratio
   then run, which records each new table's compression state in ``mp.timescale_features``;
 * CHECK constraints of existing tables (autogenerate only sees them on new tables), compared as
   the server normalizes them, so an enum value added in Python is a CHECK change here;
+* primary keys of existing tables, with their ``INCLUDE`` columns (reflection drops those, so a
+  dropped table's downgrade gets them back from the database here);
 * grants to the ingest and research roles (migration 0003) on new tables, as templates with
   ``{ingest}`` and ``{research}`` filled in when the migration runs.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from alembic.autogenerate import produce_migrations
 from alembic.operations.ops import CreateTableOp, DowngradeOps, UpgradeOps
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, MetaData, Table, text
+from sqlalchemy import CheckConstraint, MetaData, PrimaryKeyConstraint, Table, text
 from sqlalchemy.engine import Connection
 
 from mp_schema._autogenerate import include_name, include_object
@@ -129,6 +131,7 @@ def diff_schema(connection: Connection, metadata: MetaData) -> SchemaDiff:
     _features(comparison, diff)
     _grants(comparison, diff)
     _checks(comparison, diff)
+    _primary_keys(comparison, diff)
     return diff
 
 
@@ -284,7 +287,7 @@ def _grant_templates(name: str, *, fact: bool) -> list[str]:
 
 def _checks(comparison: _Comparison, diff: SchemaDiff) -> None:
     connection = comparison.connection
-    current = _current_checks(connection)
+    current = _current_constraints(connection, "c")
     for name in comparison.kept:
         table = comparison.modelled[name]
         written = _model_checks(connection, table)
@@ -311,15 +314,16 @@ def _checks(comparison: _Comparison, diff: SchemaDiff) -> None:
                 diff.downgrade_before.append(drop)
 
 
-def _current_checks(connection: Connection) -> dict[str, dict[str, str]]:
+def _current_constraints(connection: Connection, kind: str) -> dict[str, dict[str, str]]:
+    """Table name to constraint name to definition, for constraints of ``kind`` (contype)."""
     rows = connection.execute(
         text(
             "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con"
             " JOIN pg_class c ON c.oid = con.conrelid"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = :schema AND con.contype = 'c'"
+            " WHERE n.nspname = :schema AND con.contype = :kind"
         ),
-        {"schema": _SCHEMA},
+        {"schema": _SCHEMA, "kind": kind},
     )
     found: dict[str, dict[str, str]] = {}
     for table, name, definition in rows:
@@ -368,3 +372,44 @@ def _normalized(connection: Connection, table: str, checks: dict[str, str]) -> d
         return {str(row[0]): str(row[1]) for row in rows}
     finally:
         savepoint.rollback()
+
+
+_PRIMARY_KEY = re.compile(r"PRIMARY KEY \((?P<columns>[^)]*)\)(?: INCLUDE \((?P<include>[^)]*)\))?")
+
+
+def _model_primary_key(table: Table) -> str:
+    key = table.primary_key
+    columns = ", ".join(column.name for column in key.columns)
+    listed = key.dialect_options["postgresql"]["include"] or []
+    include = [getattr(item, "name", item) for item in listed]
+    return f"PRIMARY KEY ({columns})" + (f" INCLUDE ({', '.join(include)})" if include else "")
+
+
+def _primary_keys(comparison: _Comparison, diff: SchemaDiff) -> None:
+    current = {
+        table: next(iter(keys.items()))
+        for table, keys in _current_constraints(comparison.connection, "p").items()
+    }
+    preparer = comparison.connection.dialect.identifier_preparer
+    for name in comparison.kept:
+        table = comparison.modelled[name]
+        wanted = _model_primary_key(table) if table.primary_key.columns else None
+        old_name, have = current.get(name, (None, None))
+        if wanted == have:
+            continue
+        new_name = preparer.format_constraint(table.primary_key) if wanted else None
+        qualified = f"{_SCHEMA}.{name}"
+        if have is not None:
+            diff.upgrade_before.append(f"ALTER TABLE {qualified} DROP CONSTRAINT {old_name}")
+            diff.downgrade_after.append(f"ALTER TABLE {qualified} ADD CONSTRAINT {old_name} {have}")
+        if wanted is not None:
+            # Rebuilds the key's index over every row (and chunk): slow on a large table.
+            diff.upgrade_after.append(f"ALTER TABLE {qualified} ADD CONSTRAINT {new_name} {wanted}")
+            diff.downgrade_before.append(f"ALTER TABLE {qualified} DROP CONSTRAINT {new_name}")
+    for operation in diff.downgrade_ops.ops:
+        if isinstance(operation, CreateTableOp) and operation.table_name in current:
+            found = _PRIMARY_KEY.fullmatch(current[operation.table_name][1])
+            include = found.group("include") if found else None
+            for item in operation.columns:
+                if include and isinstance(item, PrimaryKeyConstraint):
+                    item.dialect_kwargs["postgresql_include"] = include.split(", ")
