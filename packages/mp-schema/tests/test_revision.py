@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -351,6 +352,23 @@ def test_database_behind_head_is_refused(mp_empty_database: TestDatabase, tmp_pa
     refused with what to do."""
     with pytest.raises(MigrationError, match=r"is at revision base.*mp-schema upgrade"):
         revision(mp_empty_database.settings, "x", versions_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    """With no server answering, the command line prints one line naming the database (no
+    traceback) and exits 1, writing nothing."""
+    ran = run_script(
+        "revision",
+        "-m",
+        "x",
+        "--versions-dir",
+        str(tmp_path),
+        environment={**os.environ, "MP_ENV_FILE": "", "MP_PG_PORT": "1"},
+    )
+    assert ran.returncode == 1
+    assert "compare the models with the database against" in ran.stderr
+    assert "Traceback" not in ran.stderr
     assert list(tmp_path.iterdir()) == []
 
 

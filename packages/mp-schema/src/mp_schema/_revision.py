@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, PrimaryKeyConstraint
 
 from mp_config import PostgresSettings
-from mp_schema._migrations import MIGRATIONS_DIR, alembic_config, migration_engine
+from mp_schema._migrations import MIGRATIONS_DIR, _failures, alembic_config, migration_engine
 from mp_schema._schema_diff import SchemaDiff, comparison_context, diff_schema
 from mp_schema.exceptions import MigrationError
 
@@ -92,7 +92,10 @@ def revision(
         raise MigrationError(f"the migrations' head {head!r} is not a numbered revision")
     engine = migration_engine(settings)
     try:
-        with engine.connect() as connection:
+        with (
+            _failures("compare the models with the database", settings),
+            engine.connect() as connection,
+        ):
             at = MigrationContext.configure(connection).get_current_revision()
             if at != head:
                 raise MigrationError(
