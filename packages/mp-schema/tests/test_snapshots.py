@@ -20,7 +20,6 @@ from mp_config import PostgresSettings
 from mp_schema import check, current, history, upgrade
 from mp_schema import revision as revision_command
 from mp_testing import ThrowawayPostgres, start_throwaway_postgres
-from mp_testing._settings import TestingSettings
 from mp_testing.exceptions import MpTestingError
 from mp_testing.fixtures import TestDatabase
 from mp_testing.native import SUPERUSER
@@ -117,7 +116,7 @@ class _RestoreServer:
 
 
 @pytest.fixture(scope="module")
-def restore_server(mp_testing_settings: TestingSettings) -> Iterator[_RestoreServer]:
+def restore_server(mp_testing_settings: Any) -> Iterator[_RestoreServer]:
     """One throwaway cluster for this module's restores (about 3 s to start)."""
     try:
         server = start_throwaway_postgres(migrate=lambda settings: None)
