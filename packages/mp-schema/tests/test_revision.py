@@ -88,13 +88,17 @@ def _with_weather_table() -> MetaData:
 
 
 def _with_hourly_frequency() -> MetaData:
-    """The models with one more ``series.frequency`` value (the "add an enum value" case)."""
+    """The models with one more ``series.frequency`` value (the "add an enum value" case) and
+    a new ``series.weight`` column with a CHECK."""
     models = _copy_of_models()
     series = models.tables["mp.series"]
     old = next(item for item in series.constraints if item.name == "ck_series_frequency_enum")
     series.constraints.discard(old)
     values = ", ".join(f"'{item}'" for item in [*(member.value for member in Frequency), "hourly"])
     series.append_constraint(CheckConstraint(f"frequency IN ({values})", name="frequency_enum"))
+    # A new column whose CHECK can only be compared once the column exists.
+    series.append_column(Column("weight", DOUBLE_PRECISION, nullable=True))
+    series.append_constraint(CheckConstraint("weight > 0", name="weight_positive"))
     return models
 
 
@@ -237,13 +241,15 @@ def test_new_fact_table_upgrades_like_the_others(mp_database: TestDatabase, tmp_
 
 def test_widened_enum_check_is_replaced(mp_database: TestDatabase, tmp_path: Path) -> None:
     """A value added to an enum CHECK of an existing table (which autogenerate does not
-    compare) becomes a literal DROP/ADD CONSTRAINT pair: the new value is accepted after the
-    upgrade, and the downgrade refuses while a row still uses it."""
+    compare) becomes a literal DROP/ADD CONSTRAINT pair, and a new column's CHECK is added after
+    the column: the new value is accepted after the upgrade, a bad weight is not, and the
+    downgrade refuses while a row still uses the new value."""
     settings = mp_database.settings
     models = _with_hourly_frequency()
     source = _written(revision(settings, "Hourly series", metadata=models, versions_dir=tmp_path))
     assert "DROP CONSTRAINT ck_series_frequency_enum" in source
     assert "'irregular', 'hourly')" in source
+    assert "ADD CONSTRAINT ck_series_weight_positive CHECK (weight > 0)" in source
     command.upgrade(revision_config(settings, tmp_path), "head")
     assert revision(settings, "again", metadata=models, versions_dir=tmp_path) is None
     with mp_database.connect() as connection:
@@ -255,6 +261,8 @@ def test_widened_enum_check_is_replaced(mp_database: TestDatabase, tmp_path: Pat
             "INSERT INTO mp.series (source_id, source_code, kind, name, frequency)"
             " SELECT source_id, 'T2M', 'macro', 'temperature', 'hourly' FROM mp.data_sources"
         )
+        with pytest.raises(psycopg.errors.CheckViolation, match="weight_positive"):
+            connection.execute("UPDATE mp.series SET weight = -1")
         # Narrowing the CHECK again re-validates the rows: an hourly series stops it.
         with pytest.raises(IntegrityError, match="ck_series_frequency_enum"):
             command.downgrade(revision_config(settings, tmp_path), "-1")

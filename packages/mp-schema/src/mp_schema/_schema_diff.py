@@ -294,8 +294,8 @@ def _checks(comparison: _Comparison, diff: SchemaDiff) -> None:
         have = current.get(name, {})
         # The server's printed form of a CHECK, parsed again, prints differently once more and
         # then stays: both sides are compared in that settled form.
-        wanted = _normalized(connection, name, _normalized(connection, name, written))
-        settled = _normalized(connection, name, have)
+        wanted = _normalized(connection, table, _normalized(connection, table, written))
+        settled = _normalized(connection, table, have)
         for constraint in sorted(set(wanted) | set(settled)):
             if wanted.get(constraint) == settled.get(constraint):
                 continue
@@ -346,19 +346,33 @@ def _model_checks(connection: Connection, table: Table) -> dict[str, str]:
     return found
 
 
-def _normalized(connection: Connection, table: str, checks: dict[str, str]) -> dict[str, str]:
+def _normalized(connection: Connection, table: Table, checks: dict[str, str]) -> dict[str, str]:
     """``checks`` as the server prints them (``pg_get_constraintdef``).
 
-    Each is added to an empty temporary copy of the table inside a savepoint that is rolled
-    back, so nothing in the database changes.
+    Each is added to an empty temporary copy of the table (with the columns the models add to
+    it) inside a savepoint that is rolled back, so nothing in the database changes.
     """
     if not checks:
         return {}
     savepoint = connection.begin_nested()
     try:
         connection.execute(
-            text(f"CREATE TEMPORARY TABLE mp_revision_probe (LIKE {_SCHEMA}.{table})")
+            text(f"CREATE TEMPORARY TABLE mp_revision_probe (LIKE {_SCHEMA}.{table.name})")
         )
+        present = set(
+            connection.execute(
+                text(
+                    "SELECT attname FROM pg_attribute WHERE attnum > 0"
+                    " AND attrelid = 'mp_revision_probe'::regclass"
+                )
+            ).scalars()
+        )
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.execute(
+                    text(f"ALTER TABLE mp_revision_probe ADD COLUMN {column.name} {kind}")
+                )
         for name, definition in checks.items():
             connection.execute(
                 text(f"ALTER TABLE mp_revision_probe ADD CONSTRAINT {name} {definition}")
