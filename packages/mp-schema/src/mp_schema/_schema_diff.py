@@ -8,10 +8,9 @@ sees is rendered here from the same comparison, as literal SQL a frozen migratio
 * the compression feature function ``mp.apply_timescale_features()`` (migration 0005's shape):
   rewritten with every fact table's segmentby, orderby and ``compress_after`` when they change,
   then run, which records each new table's compression state in ``mp.timescale_features``;
-* CHECK constraints of existing tables (autogenerate only sees them on new tables), compared as
-  the server normalizes them, so an enum value added in Python is a CHECK change here;
-* primary keys of existing tables, with their ``INCLUDE`` columns (reflection drops those, so a
-  dropped table's downgrade gets them back from the database here);
+* CHECK constraints and primary keys (with ``INCLUDE``) of existing tables, which autogenerate
+  does not compare (see :mod:`mp_schema._constraint_diff`): an enum value added in Python is a
+  CHECK change;
 * grants to the ingest and research roles (migration 0003) on new tables, as templates with
   ``{ingest}`` and ``{research}`` filled in when the migration runs.
 """
@@ -24,16 +23,16 @@ from dataclasses import dataclass, field
 from alembic.autogenerate import produce_migrations
 from alembic.operations.ops import CreateTableOp, DowngradeOps, UpgradeOps
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, MetaData, PrimaryKeyConstraint, Table, text
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.engine import Connection
 
 from mp_schema._autogenerate import include_name, include_object
+from mp_schema._constraint_diff import check_differences, primary_key_differences
 from mp_schema._specs import FactSpec, fact_spec
 from mp_schema.exceptions import MigrationError
+from mp_schema.models import SCHEMA
 
-__all__ = ["SchemaDiff", "diff_schema", "features_function_sql"]
-
-_SCHEMA = "mp"
+__all__ = ["Comparison", "SchemaDiff", "comparison_context", "diff_schema", "features_function_sql"]
 
 #: One (table, segmentby, orderby, compress_after) row of the feature function's VALUES list.
 _FEATURE_ROW = re.compile(
@@ -85,7 +84,10 @@ def comparison_context(connection: Connection, metadata: MetaData) -> MigrationC
 
 
 @dataclass(frozen=True)
-class _Comparison:
+class Comparison:
+    """What one comparison looks at: the connection, the modelled and the existing tables,
+    and each existing hypertable's chunk interval."""
+
     connection: Connection
     modelled: dict[str, Table]
     existing: list[str]
@@ -120,9 +122,9 @@ def diff_schema(connection: Connection, metadata: MetaData) -> SchemaDiff:
             # Table.info holds live objects (the FactSpec); a frozen migration holds none.
             operation.info = {}
     diff = SchemaDiff(script.upgrade_ops, script.downgrade_ops)
-    comparison = _Comparison(
+    comparison = Comparison(
         connection,
-        {table.name: table for table in metadata.tables.values() if table.schema == _SCHEMA},
+        {table.name: table for table in metadata.tables.values() if table.schema == SCHEMA},
         _existing_tables(connection),
         _chunk_intervals(connection),
     )
@@ -130,8 +132,8 @@ def diff_schema(connection: Connection, metadata: MetaData) -> SchemaDiff:
     _hypertables(comparison, diff)
     _features(comparison, diff)
     _grants(comparison, diff)
-    _checks(comparison, diff)
-    _primary_keys(comparison, diff)
+    check_differences(comparison, diff)
+    primary_key_differences(comparison, diff)
     return diff
 
 
@@ -141,7 +143,7 @@ def _existing_tables(connection: Connection) -> list[str]:
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = :schema AND c.relkind IN ('r', 'p') ORDER BY c.relname"
         ),
-        {"schema": _SCHEMA},
+        {"schema": SCHEMA},
     )
     return [str(row[0]) for row in rows]
 
@@ -152,7 +154,7 @@ def _chunk_intervals(connection: Connection) -> dict[str, str]:
             "SELECT hypertable_name, time_interval::text FROM timescaledb_information.dimensions"
             " WHERE hypertable_schema = :schema AND column_name = 'obs_time'"
         ),
-        {"schema": _SCHEMA},
+        {"schema": SCHEMA},
     )
     return {str(row[0]): str(row[1]) for row in rows}
 
@@ -161,7 +163,7 @@ def _spec(table: Table) -> FactSpec | None:
     return fact_spec(table) if "fact" in table.info else None
 
 
-def _check_fact_kinds(comparison: _Comparison) -> None:
+def _check_fact_kinds(comparison: Comparison) -> None:
     for name in comparison.kept:
         is_fact = _spec(comparison.modelled[name]) is not None
         if is_fact != (name in comparison.intervals):
@@ -174,12 +176,12 @@ def _check_fact_kinds(comparison: _Comparison) -> None:
 
 def _hypertable_sql(name: str, interval: str) -> str:
     return (
-        f"SELECT create_hypertable('{_SCHEMA}.{name}', by_range('obs_time', INTERVAL "
+        f"SELECT create_hypertable('{SCHEMA}.{name}', by_range('obs_time', INTERVAL "
         f"'{interval}'), create_default_indexes => false)"
     )
 
 
-def _hypertables(comparison: _Comparison, diff: SchemaDiff) -> None:
+def _hypertables(comparison: Comparison, diff: SchemaDiff) -> None:
     modelled, intervals = comparison.modelled, comparison.intervals
     for name in comparison.new:
         spec = _spec(modelled[name])
@@ -200,10 +202,10 @@ def _hypertables(comparison: _Comparison, diff: SchemaDiff) -> None:
             # Applies to chunks created from now on; existing chunks keep their range.
             template = "SELECT set_chunk_time_interval('{schema}.{name}', INTERVAL '{interval}')"
             diff.upgrade_after.append(
-                template.format(schema=_SCHEMA, name=name, interval=spec.chunk_interval)
+                template.format(schema=SCHEMA, name=name, interval=spec.chunk_interval)
             )
             diff.downgrade_after.append(
-                template.format(schema=_SCHEMA, name=name, interval=intervals[name])
+                template.format(schema=SCHEMA, name=name, interval=intervals[name])
             )
 
 
@@ -239,7 +241,7 @@ def _current_compression(connection: Connection) -> dict[str, Compression]:
             " WHERE n.nspname = :schema AND p.proname = 'apply_timescale_features'"
             " AND p.pronargs = 0"
         ),
-        {"schema": _SCHEMA},
+        {"schema": SCHEMA},
     ).scalar_one_or_none()
     found = {row[0]: (row[1], row[2], row[3]) for row in _FEATURE_ROW.findall(source or "")}
     if not found or "mp.apply_compression" not in (source or ""):
@@ -250,7 +252,7 @@ def _current_compression(connection: Connection) -> dict[str, Compression]:
     return found
 
 
-def _features(comparison: _Comparison, diff: SchemaDiff) -> None:
+def _features(comparison: Comparison, diff: SchemaDiff) -> None:
     current = _current_compression(comparison.connection)
     wanted: dict[str, Compression] = {}
     for name, table in comparison.modelled.items():
@@ -269,7 +271,7 @@ def _features(comparison: _Comparison, diff: SchemaDiff) -> None:
     diff.downgrade_after += [features_function_sql(current), run]
 
 
-def _grants(comparison: _Comparison, diff: SchemaDiff) -> None:
+def _grants(comparison: Comparison, diff: SchemaDiff) -> None:
     for name in comparison.new:
         fact = _spec(comparison.modelled[name]) is not None
         diff.upgrade_grants += _grant_templates(name, fact=fact)
@@ -279,151 +281,7 @@ def _grants(comparison: _Comparison, diff: SchemaDiff) -> None:
 
 def _grant_templates(name: str, *, fact: bool) -> list[str]:
     # As migration 0003: research reads everything; ingest appends facts and nothing else.
-    grants = [f"GRANT SELECT ON {_SCHEMA}.{name} TO {{research}}"]
+    grants = [f"GRANT SELECT ON {SCHEMA}.{name} TO {{research}}"]
     if fact:
-        grants.append(f"GRANT SELECT, INSERT ON {_SCHEMA}.{name} TO {{ingest}}")
+        grants.append(f"GRANT SELECT, INSERT ON {SCHEMA}.{name} TO {{ingest}}")
     return grants
-
-
-def _checks(comparison: _Comparison, diff: SchemaDiff) -> None:
-    connection = comparison.connection
-    current = _current_constraints(connection, "c")
-    for name in comparison.kept:
-        table = comparison.modelled[name]
-        written = _model_checks(connection, table)
-        have = current.get(name, {})
-        # The server's printed form of a CHECK, parsed again, prints differently once more and
-        # then stays: both sides are compared in that settled form.
-        wanted = _normalized(connection, table, _normalized(connection, table, written))
-        settled = _normalized(connection, table, have)
-        for constraint in sorted(set(wanted) | set(settled)):
-            if wanted.get(constraint) == settled.get(constraint):
-                continue
-            drop = f"ALTER TABLE {_SCHEMA}.{name} DROP CONSTRAINT {constraint}"
-            if constraint in have:
-                diff.upgrade_before.append(drop)
-                diff.downgrade_after.append(
-                    f"ALTER TABLE {_SCHEMA}.{name} ADD CONSTRAINT {constraint} {have[constraint]}"
-                )
-            if constraint in written:
-                # Existing rows are validated: a CHECK that rows break fails the upgrade.
-                diff.upgrade_after.append(
-                    f"ALTER TABLE {_SCHEMA}.{name} ADD CONSTRAINT {constraint} "
-                    f"{written[constraint]}"
-                )
-                diff.downgrade_before.append(drop)
-
-
-def _current_constraints(connection: Connection, kind: str) -> dict[str, dict[str, str]]:
-    """Table name to constraint name to definition, for constraints of ``kind`` (contype)."""
-    rows = connection.execute(
-        text(
-            "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con"
-            " JOIN pg_class c ON c.oid = con.conrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = :schema AND con.contype = :kind"
-        ),
-        {"schema": _SCHEMA, "kind": kind},
-    )
-    found: dict[str, dict[str, str]] = {}
-    for table, name, definition in rows:
-        found.setdefault(str(table), {})[str(name)] = str(definition)
-    return found
-
-
-def _model_checks(connection: Connection, table: Table) -> dict[str, str]:
-    """The table's CHECKs as the models write them: name to ``CHECK (condition)``."""
-    dialect = connection.dialect
-    found = {}
-    for constraint in table.constraints:
-        if isinstance(constraint, CheckConstraint):
-            name = dialect.identifier_preparer.format_constraint(constraint)
-            assert isinstance(name, str)
-            condition = constraint.sqltext.compile(
-                dialect=dialect, compile_kwargs={"literal_binds": True}
-            )
-            found[name] = f"CHECK ({condition})"
-    return found
-
-
-def _normalized(connection: Connection, table: Table, checks: dict[str, str]) -> dict[str, str]:
-    """``checks`` as the server prints them (``pg_get_constraintdef``).
-
-    Each is added to an empty temporary copy of the table (with the columns the models add to
-    it) inside a savepoint that is rolled back, so nothing in the database changes.
-    """
-    if not checks:
-        return {}
-    savepoint = connection.begin_nested()
-    try:
-        connection.execute(
-            text(f"CREATE TEMPORARY TABLE mp_revision_probe (LIKE {_SCHEMA}.{table.name})")
-        )
-        present = set(
-            connection.execute(
-                text(
-                    "SELECT attname FROM pg_attribute WHERE attnum > 0"
-                    " AND attrelid = 'mp_revision_probe'::regclass"
-                )
-            ).scalars()
-        )
-        for column in table.columns:
-            if column.name not in present:
-                kind = column.type.compile(dialect=connection.dialect)
-                connection.execute(
-                    text(f"ALTER TABLE mp_revision_probe ADD COLUMN {column.name} {kind}")
-                )
-        for name, definition in checks.items():
-            connection.execute(
-                text(f"ALTER TABLE mp_revision_probe ADD CONSTRAINT {name} {definition}")
-            )
-        rows = connection.execute(
-            text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = 'mp_revision_probe'::regclass AND contype = 'c'"
-            )
-        )
-        return {str(row[0]): str(row[1]) for row in rows}
-    finally:
-        savepoint.rollback()
-
-
-_PRIMARY_KEY = re.compile(r"PRIMARY KEY \((?P<columns>[^)]*)\)(?: INCLUDE \((?P<include>[^)]*)\))?")
-
-
-def _model_primary_key(table: Table) -> str:
-    key = table.primary_key
-    columns = ", ".join(column.name for column in key.columns)
-    listed = key.dialect_options["postgresql"]["include"] or []
-    include = [getattr(item, "name", item) for item in listed]
-    return f"PRIMARY KEY ({columns})" + (f" INCLUDE ({', '.join(include)})" if include else "")
-
-
-def _primary_keys(comparison: _Comparison, diff: SchemaDiff) -> None:
-    current = {
-        table: next(iter(keys.items()))
-        for table, keys in _current_constraints(comparison.connection, "p").items()
-    }
-    preparer = comparison.connection.dialect.identifier_preparer
-    for name in comparison.kept:
-        table = comparison.modelled[name]
-        wanted = _model_primary_key(table) if table.primary_key.columns else None
-        old_name, have = current.get(name, (None, None))
-        if wanted == have:
-            continue
-        new_name = preparer.format_constraint(table.primary_key) if wanted else None
-        qualified = f"{_SCHEMA}.{name}"
-        if have is not None:
-            diff.upgrade_before.append(f"ALTER TABLE {qualified} DROP CONSTRAINT {old_name}")
-            diff.downgrade_after.append(f"ALTER TABLE {qualified} ADD CONSTRAINT {old_name} {have}")
-        if wanted is not None:
-            # Rebuilds the key's index over every row (and chunk): slow on a large table.
-            diff.upgrade_after.append(f"ALTER TABLE {qualified} ADD CONSTRAINT {new_name} {wanted}")
-            diff.downgrade_before.append(f"ALTER TABLE {qualified} DROP CONSTRAINT {new_name}")
-    for operation in diff.downgrade_ops.ops:
-        if isinstance(operation, CreateTableOp) and operation.table_name in current:
-            found = _PRIMARY_KEY.fullmatch(current[operation.table_name][1])
-            include = found.group("include") if found else None
-            for item in operation.columns:
-                if include and isinstance(item, PrimaryKeyConstraint):
-                    item.dialect_kwargs["postgresql_include"] = include.split(", ")
