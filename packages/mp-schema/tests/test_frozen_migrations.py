@@ -27,6 +27,17 @@ PINNED = {
 ALLOWED_IMPORTS = {"__future__", "alembic", "sqlalchemy", "sqlalchemy.dialects", "mp_config"}
 
 
+def imported_modules(source: str) -> set[str]:
+    """Every module a Python source imports (``import x`` and ``from x import y``)."""
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    return imported
+
+
 def _migrations() -> list[Path]:
     return sorted(path for path in VERSIONS.glob("*.py") if path.name[:4].isdigit())
 
@@ -48,11 +59,5 @@ def test_migration_contents_are_pinned(path: Path) -> None:
 @pytest.mark.parametrize("path", _migrations(), ids=lambda path: path.name)
 def test_migrations_import_nothing_that_can_change(path: Path) -> None:
     """A migration imports Alembic, SQLAlchemy and mp_config's settings only."""
-    tree = ast.parse(path.read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module)
+    imported = imported_modules(path.read_text())
     assert imported <= ALLOWED_IMPORTS, sorted(imported - ALLOWED_IMPORTS)

@@ -30,6 +30,7 @@ from mp_schema._migrations import (
     offline_sql,
     upgrade,
 )
+from mp_schema._revision import revision
 from mp_schema._specs import FactSpec, fact_spec
 from mp_schema._version import __version__
 from mp_schema.exceptions import (
@@ -72,6 +73,7 @@ __all__ = [
     "offline_sql",
     "pause_compression",
     "replace_enum_check",
+    "revision",
     "timescale_feature_status",
     "upgrade",
 ]

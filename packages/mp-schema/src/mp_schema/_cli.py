@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mp_config import ConfigError, PostgresSettings
 from mp_schema import _migrations
@@ -18,6 +19,7 @@ from mp_schema._compression import (
     pause_compression,
 )
 from mp_schema._features import apply_timescale_features, timescale_feature_status
+from mp_schema._revision import revision
 from mp_schema.exceptions import SchemaDriftError, SchemaError
 
 
@@ -47,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     compression.add_argument("action", choices=("status", "enable", "pause"))
     compression.add_argument(
         "table", nargs="?", default=None, help="one fact table (default: every fact table)"
+    )
+    written = commands.add_parser(
+        "revision",
+        help="write the next migration from what the models add over a database at head",
+    )
+    written.add_argument("-m", "--message", required=True, help="one line: what it does")
+    written.add_argument(
+        "--versions-dir",
+        type=Path,
+        default=None,
+        help="folder to write into (default: the packaged migrations)",
     )
     sql = commands.add_parser("sql", help="print the SQL of an upgrade without a server")
     sql.add_argument("range", nargs="?", default="base:head", help="FROM:TO (default base:head)")
@@ -81,6 +94,8 @@ def _run(arguments: argparse.Namespace) -> int:
         print("mp-schema: the database matches the models")
     elif name == "compression":
         _compression(settings, arguments.action, arguments.table)
+    elif name == "revision":
+        _revision(settings, arguments.message, arguments.versions_dir)
     elif name in ("apply-timescale-features", "features"):
         function = apply_timescale_features if name != "features" else timescale_feature_status
         for feature in function(settings):
@@ -99,6 +114,18 @@ def _compression(settings: PostgresSettings, action: str, table: str | None) -> 
         states = function(settings, table)
     for item in states:
         print(item.describe())
+
+
+def _revision(settings: PostgresSettings, message: str, versions_dir: Path | None) -> None:
+    path = revision(settings, message, versions_dir=versions_dir)
+    if path is None:
+        print(f"mp-schema: the models match {settings.display_url()}; nothing written")
+        return
+    print(f"mp-schema: wrote {path}")
+    print(
+        "mp-schema: review it, run `ruff format` on it, and pin its sha256 in"
+        " tests/test_frozen_migrations.py"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
