@@ -25,12 +25,16 @@ DIST_DIR = ROOT / "dist"
 PACKAGES: dict[str, str] = {
     "mp-config": "mp_config",
     "mp-schema": "mp_schema",
+    "mp-stack": "mp_stack",
     "mp-testing": "mp_testing",
     "mp-db": "mp_db",
     "mp-cache": "mp_cache",
 }
 #: What ``test`` runs: every package, plus the repository-level checks in infra/tests.
 TEST_TARGETS = [*PACKAGES, "infra"]
+#: mp's own reliability-scenario plugin (markers, ``--reliability``, the report): installed
+#: beside the packages for mp's suites, never released, so no downstream repository gets it.
+RELIABILITY_PLUGIN = ROOT / "infra" / "reliability"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "test"]
@@ -49,23 +53,24 @@ def _existing_packages() -> list[str]:
 
 
 def _install_workspace(session: nox.Session, *, extras: str = "test") -> None:
-    """Install every package editable in one resolver call, so siblings resolve to the tree."""
+    """Install every package editable in one resolver call, so siblings resolve to the tree,
+    and the reliability plugin mp's suites mark their scenarios with."""
     arguments: list[str] = []
     for name in _existing_packages():
         suffix = f"[{extras}]" if extras else ""
         arguments += ["-e", f"{PACKAGES_DIR / name}{suffix}"]
-    session.install(*arguments)
+    session.install(*arguments, "-e", str(RELIABILITY_PLUGIN))
 
 
 def _install_tools(session: nox.Session) -> None:
-    """Only what the stack commands need: settings, schema and the stack itself."""
+    """Only what the stack commands need: settings, schema and mp-stack (no pytest plugin)."""
     session.install(
         "-e",
         str(PACKAGES_DIR / "mp-config"),
         "-e",
         str(PACKAGES_DIR / "mp-schema"),
         "-e",
-        str(PACKAGES_DIR / "mp-testing"),
+        str(PACKAGES_DIR / "mp-stack"),
     )
 
 
@@ -191,6 +196,7 @@ def typecheck(session: nox.Session) -> None:
         str(ROOT / "infra" / "tests"),
         str(ROOT / "infra" / "tools"),
     )
+    session.run("mypy", "--config-file", config, str(RELIABILITY_PLUGIN / "src" / "mp_reliability"))
 
 
 def _build_into(session: nox.Session, target: Path) -> None:
@@ -241,7 +247,12 @@ def alone(session: nox.Session, package: str) -> None:
     # No cache: a wheel of the same name and version from an earlier build must not win.
     no_cache = "--no-cache" if session.venv_backend == "uv" else "--no-cache-dir"
     session.install(
-        f"{package}[test] @ {wheel.as_uri()}", "--find-links", str(wheels), "pip", no_cache
+        f"{package}[test] @ {wheel.as_uri()}",
+        str(RELIABILITY_PLUGIN),  # the scenario markers of mp's suites
+        "--find-links",
+        str(wheels),
+        "pip",
+        no_cache,
     )
     session.run("python", "-m", "pip", "check")
     location = session.run(
