@@ -270,6 +270,8 @@ def release_check(session: nox.Session) -> None:
     dependencies and changelogs (infra/ci), then every wheel and sdist built, ``twine check
     --strict``-ed and resolved together. ``-- --final`` also refuses "(unreleased)" sections."""
     scripts = ROOT / "infra" / "ci"
+    # The infra/ci scripts read versions and specifiers with packaging (as the lint session).
+    session.install("packaging>=24")
     session.run("python", str(scripts / "ranges.py"))
     session.run("python", str(scripts / "deps_check.py"))
     final = ["--final"] if "--final" in session.posargs else []

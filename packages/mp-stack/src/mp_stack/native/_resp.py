@@ -1,7 +1,12 @@
 """A few Redis commands spoken over a raw socket.
 
-mp-stack only needs PING, AUTH, INFO, CLUSTER INFO, FLUSHALL and SHUTDOWN to manage servers;
-speaking RESP directly keeps redis-py out of its dependencies.
+The supervisor and the status probes send single commands (PING, AUTH, INFO, CLUSTER INFO,
+FLUSHALL, SHUTDOWN, a fault test's CLIENT KILL) to servers that may be starting, stopping or
+gone, and need the server's replies as sent. redis-py was tried in this place: it strips the
+error code from error replies (``NOAUTH Authentication required.`` arrives as "Authentication
+required."), turns some replies into connection errors (``LOADING``, max clients), parses
+replies per command and retries by default; switching all of that off left less than these
+sixty lines of RESP reading, which stay.
 """
 
 from __future__ import annotations
