@@ -316,6 +316,13 @@ for wheel in sorted(Path(sys.argv[1]).glob("*.whl")):
 """
 
 
+_CHECK_NO_STACK = """
+import importlib.util, sys
+extra = [name for name in ("mp_stack", "mp_reliability") if importlib.util.find_spec(name)]
+sys.exit(f"installed with mp-testing but not asked for: {extra}" if extra else None)
+"""
+
+
 @nox.session(reuse_venv=False)
 def example(session: nox.Session) -> None:
     """The downstream examples (examples/connector, positioning, curve) against mp's wheels
@@ -340,6 +347,9 @@ def example(session: nox.Session) -> None:
     check.write_text(_CHECK_FROM_WHEELS)
     session.run("python", str(check), str(wheels))
     session.run("python", "-m", "pip", "check")
+    # A connector that tests against the running stack installs mp-testing alone: no process
+    # supervisor (mp-stack) and none of mp's own reliability reporting comes with it.
+    session.run("python", "-c", _CHECK_NO_STACK)
     for folder, module in EXAMPLES.items():
         location = session.run(
             "python", "-c", f"import {module}; print({module}.__file__)", silent=True
