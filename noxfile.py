@@ -25,12 +25,16 @@ DIST_DIR = ROOT / "dist"
 PACKAGES: dict[str, str] = {
     "mp-config": "mp_config",
     "mp-schema": "mp_schema",
+    "mp-stack": "mp_stack",
     "mp-testing": "mp_testing",
     "mp-db": "mp_db",
     "mp-cache": "mp_cache",
 }
 #: What ``test`` runs: every package, plus the repository-level checks in infra/tests.
 TEST_TARGETS = [*PACKAGES, "infra"]
+#: mp's own reliability-scenario plugin (markers, ``--reliability``, the report): installed
+#: beside the packages for mp's suites, never released, so no downstream repository gets it.
+RELIABILITY_PLUGIN = ROOT / "infra" / "reliability"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "test"]
@@ -49,23 +53,24 @@ def _existing_packages() -> list[str]:
 
 
 def _install_workspace(session: nox.Session, *, extras: str = "test") -> None:
-    """Install every package editable in one resolver call, so siblings resolve to the tree."""
+    """Install every package editable in one resolver call, so siblings resolve to the tree,
+    and the reliability plugin mp's suites mark their scenarios with."""
     arguments: list[str] = []
     for name in _existing_packages():
         suffix = f"[{extras}]" if extras else ""
         arguments += ["-e", f"{PACKAGES_DIR / name}{suffix}"]
-    session.install(*arguments)
+    session.install(*arguments, "-e", str(RELIABILITY_PLUGIN))
 
 
 def _install_tools(session: nox.Session) -> None:
-    """Only what the stack commands need: settings, schema and the stack itself."""
+    """Only what the stack commands need: settings, schema and mp-stack (no pytest plugin)."""
     session.install(
         "-e",
         str(PACKAGES_DIR / "mp-config"),
         "-e",
         str(PACKAGES_DIR / "mp-schema"),
         "-e",
-        str(PACKAGES_DIR / "mp-testing"),
+        str(PACKAGES_DIR / "mp-stack"),
     )
 
 
@@ -191,6 +196,7 @@ def typecheck(session: nox.Session) -> None:
         str(ROOT / "infra" / "tests"),
         str(ROOT / "infra" / "tools"),
     )
+    session.run("mypy", "--config-file", config, str(RELIABILITY_PLUGIN / "src" / "mp_reliability"))
 
 
 def _build_into(session: nox.Session, target: Path) -> None:
@@ -241,7 +247,12 @@ def alone(session: nox.Session, package: str) -> None:
     # No cache: a wheel of the same name and version from an earlier build must not win.
     no_cache = "--no-cache" if session.venv_backend == "uv" else "--no-cache-dir"
     session.install(
-        f"{package}[test] @ {wheel.as_uri()}", "--find-links", str(wheels), "pip", no_cache
+        f"{package}[test] @ {wheel.as_uri()}",
+        str(RELIABILITY_PLUGIN),  # the scenario markers of mp's suites
+        "--find-links",
+        str(wheels),
+        "pip",
+        no_cache,
     )
     session.run("python", "-m", "pip", "check")
     location = session.run(
@@ -259,6 +270,8 @@ def release_check(session: nox.Session) -> None:
     dependencies and changelogs (infra/ci), then every wheel and sdist built, ``twine check
     --strict``-ed and resolved together. ``-- --final`` also refuses "(unreleased)" sections."""
     scripts = ROOT / "infra" / "ci"
+    # The infra/ci scripts read versions and specifiers with packaging (as the lint session).
+    session.install("packaging>=24")
     session.run("python", str(scripts / "ranges.py"))
     session.run("python", str(scripts / "deps_check.py"))
     final = ["--final"] if "--final" in session.posargs else []
@@ -294,12 +307,23 @@ for wheel in sorted(Path(sys.argv[1]).glob("*.whl")):
         lines = archive.read(record).decode().splitlines()
     rows = (line.rsplit(",", 2) for line in lines)
     built = {p: h for p, h, _ in rows if h and ".dist-info/" not in p}
-    dist = metadata.distribution(wheel.name.split("-")[0])
+    try:
+        dist = metadata.distribution(wheel.name.split("-")[0])
+    except metadata.PackageNotFoundError:
+        print(f"{wheel.name.split('-')[0]}: not installed (no example asks for it)")
+        continue
     found = {str(f): f"{f.hash.mode}={f.hash.value}" for f in dist.files or () if f.hash}
     wrong = sorted(p for p, h in built.items() if found.get(p) != h)
     if wrong:
         sys.exit(f"{dist.metadata['Name']} is not the wheel built here: {wrong[:3]}")
     print(f"{dist.metadata['Name']} {dist.version}: {len(built)} files, as built")
+"""
+
+
+_CHECK_NO_STACK = """
+import importlib.util, sys
+extra = [name for name in ("mp_stack", "mp_reliability") if importlib.util.find_spec(name)]
+sys.exit(f"installed with mp-testing but not asked for: {extra}" if extra else None)
 """
 
 
@@ -327,6 +351,9 @@ def example(session: nox.Session) -> None:
     check.write_text(_CHECK_FROM_WHEELS)
     session.run("python", str(check), str(wheels))
     session.run("python", "-m", "pip", "check")
+    # A connector that tests against the running stack installs mp-testing alone: no process
+    # supervisor (mp-stack) and none of mp's own reliability reporting comes with it.
+    session.run("python", "-c", _CHECK_NO_STACK)
     for folder, module in EXAMPLES.items():
         location = session.run(
             "python", "-c", f"import {module}; print({module}.__file__)", silent=True

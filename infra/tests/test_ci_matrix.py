@@ -23,7 +23,7 @@ from ranges import check_ranges
 from specifiers import parse_requirement, specifier_admits
 from workspace import Workspace, load_workspace
 
-ALL_PACKAGES = {"mp-config", "mp-schema", "mp-testing", "mp-db", "mp-cache"}
+ALL_PACKAGES = {"mp-config", "mp-schema", "mp-stack", "mp-testing", "mp-db", "mp-cache"}
 
 
 def _write_package(
@@ -78,10 +78,11 @@ def _packages(matrix: Mapping[str, list[dict[str, str]]]) -> set[str]:
 
 
 def test_real_workspace_has_every_package(real: Workspace) -> None:
-    """All five distributions are found, with the import names the noxfile expects."""
+    """All six distributions are found, with the import names the noxfile expects."""
     assert {name: package.import_name for name, package in real.packages.items()} == {
         "mp-config": "mp_config",
         "mp-schema": "mp_schema",
+        "mp-stack": "mp_stack",
         "mp-testing": "mp_testing",
         "mp-db": "mp_db",
         "mp-cache": "mp_cache",
@@ -108,9 +109,17 @@ def test_mp_cache_change_affects_mp_cache_and_mp_db(real: Workspace) -> None:
 
 
 def test_mp_testing_change_reaches_the_packages_whose_tests_use_it(real: Workspace) -> None:
-    """mp-testing is in the test extra of schema, db and cache; mp-config does not use it."""
+    """mp-testing is in the test extra of schema, stack, db and cache; mp-config does not use
+    it."""
     affected = set(affected_packages(["packages/mp-testing/src/mp_testing/plugin.py"], real))
-    assert affected == {"mp-testing", "mp-schema", "mp-db", "mp-cache"}
+    assert affected == {"mp-testing", "mp-schema", "mp-stack", "mp-db", "mp-cache"}
+
+
+def test_mp_stack_change_reaches_the_fixtures_and_the_fault_tests(real: Workspace) -> None:
+    """mp-stack runs the native servers: mp-testing's ``native`` extra and the fault tests of
+    mp-db and mp-cache (their test extras) use it; mp-config and mp-schema do not."""
+    affected = set(affected_packages(["packages/mp-stack/src/mp_stack/native/_redis.py"], real))
+    assert affected == {"mp-stack", "mp-testing", "mp-db", "mp-cache"}
 
 
 @pytest.mark.parametrize(

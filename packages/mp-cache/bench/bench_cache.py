@@ -50,7 +50,7 @@ from mp_cache import (
 )
 from mp_cache._scripts import TOKEN_BUCKET
 from mp_config import RateLimit, RedisSettings
-from mp_testing.native import RedisServer, free_port
+from mp_stack.native import RedisServer, free_port
 
 KNOWN_AT = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
 #: A limit no benchmark reaches: every check does the full script work and is granted.

@@ -18,7 +18,7 @@ from helpers import private_prefix, settings_for
 
 from mp_cache import create_client
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer, free_port
+from mp_stack.native import RedisServer, free_port
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from mp_cache import LatestValue, SeriesId
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer, port_is_open
+from mp_stack.native import RedisServer, port_is_open
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from mp_cache import (
     health,
 )
 from mp_config import RateLimit
-from mp_testing.native import RedisServer
+from mp_stack.native import RedisServer
 
 pytestmark = pytest.mark.scenario("security")
 

@@ -27,7 +27,7 @@ from mp_cache import (
     max_call_seconds,
 )
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer, free_port
+from mp_stack.native import RedisServer, free_port
 
 
 def test_sync_client_round_trip(settings: RedisSettings) -> None:

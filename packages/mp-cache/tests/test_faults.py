@@ -32,7 +32,7 @@ from mp_cache import (
     create_client,
 )
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer
+from mp_stack.native import RedisServer
 
 SERIES: list[SeriesId] = ["CPI", "GDP", 42]
 T1 = datetime.fromisoformat("2024-01-15T00:00:00+00:00")

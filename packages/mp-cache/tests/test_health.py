@@ -6,7 +6,7 @@ from helpers import run, settings_for, shut_down
 
 from mp_cache import async_health, create_async_client, create_client, health
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer
+from mp_stack.native import RedisServer
 
 
 def test_a_live_server_is_healthy_with_its_version(settings: RedisSettings) -> None:

@@ -28,7 +28,7 @@ from mp_cache import (
     create_client,
 )
 from mp_config import RateLimit, RedisSettings
-from mp_testing.native import RedisServer
+from mp_stack.native import RedisServer
 
 BURSTY = RateLimit(requests=10, period_seconds=0.5)  # 10 at once, then 20 per second
 

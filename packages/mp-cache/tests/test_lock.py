@@ -19,7 +19,7 @@ from mp_cache import (
     create_client,
 )
 from mp_config import RedisSettings
-from mp_testing.native import RedisServer
+from mp_stack.native import RedisServer
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from bench_db_data import DataSet, as_dicts, as_tuples, business_days, create_se
 from sqlalchemy import Engine, text
 
 from mp_db import create_sync_engine, ingest
+from mp_stack.native import BackupRepository
 from mp_testing import start_throwaway_postgres
-from mp_testing.native import BackupRepository
 
 
 @dataclass(frozen=True)

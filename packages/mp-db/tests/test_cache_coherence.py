@@ -41,8 +41,8 @@ from mp_db import (
     Reader,
     ingest,
 )
+from mp_stack.native import RedisServer, free_port
 from mp_testing.faults import TcpProxy
-from mp_testing.native import RedisServer, free_port
 
 NAMESPACE = "facts"
 D1, D2, D3 = utc(2024, 1, 1), utc(2024, 1, 2), utc(2024, 1, 3)

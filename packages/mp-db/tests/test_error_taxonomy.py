@@ -27,7 +27,7 @@ from mp_db import (
     run_with_retry,
     run_with_retry_async,
 )
-from mp_testing.native import free_port
+from mp_stack.native import free_port
 
 WHEN = datetime(2024, 1, 2, tzinfo=UTC)
 WRONG = "wrong-secret-pw"

@@ -42,8 +42,8 @@ from mp_db import (
     wait_for_replay,
     wait_for_replay_async,
 )
+from mp_stack.native import PostgresCluster
 from mp_testing import ThrowawayPostgres, start_throwaway_postgres
-from mp_testing.native import PostgresCluster
 
 pytestmark = [pytest.mark.scenario("faults_survived"), pytest.mark.reliability]
 

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, text
 
 from mp_db import MacroObservationRow, Reader, create_sync_engine, ingest
 from mp_schema import check, current
+from mp_stack.exceptions import NativeServiceError
+from mp_stack.native import SUPERUSER, export_database, import_database
 from mp_testing import ThrowawayPostgres, start_throwaway_postgres
-from mp_testing.exceptions import NativeServiceError
-from mp_testing.native import SUPERUSER, export_database, import_database
 
 pytestmark = pytest.mark.scenario("migrations")
 

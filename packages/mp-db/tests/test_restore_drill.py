@@ -23,9 +23,9 @@ from ledger import BATCH_ROWS, Ledger, batch_rows, count_batch, create_writer_se
 from sqlalchemy import Engine, text
 
 from mp_db import MacroObservationRow, MpDbError, Reader, create_sync_engine, ingest
+from mp_stack.exceptions import NativeServiceError
+from mp_stack.native import BackupRepository, find_pgbackrest
 from mp_testing import start_throwaway_postgres
-from mp_testing.exceptions import NativeServiceError
-from mp_testing.native import BackupRepository, find_pgbackrest
 
 pytestmark = [pytest.mark.scenario("nothing_lost"), pytest.mark.reliability]
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mp_stack.native import free_port
 from mp_testing import start_throwaway_postgres
 from mp_testing._postgres_server import PostgresServer, _native
-from mp_testing.exceptions import NativeServiceError
-from mp_testing.native import PostgresCluster, free_port
 
 USES_POSTGRES = """
 def test_uses_the_database(mp_pg_settings):
@@ -124,18 +123,3 @@ def test_throwaway_servers_leave_no_folder() -> None:
     assert native_folder.name.startswith("mp-testing-pg-")
     native.close()
     assert not native_folder.exists()
-
-
-def test_a_server_that_dies_at_start_fails_at_once(traversable_dir: Path) -> None:
-    """A bad setting kills the postmaster: start reports that (with the log), rather than
-    waiting out its timeout."""
-    cluster = PostgresCluster(
-        traversable_dir / "pg", free_port(), durable=False, settings={"shared_buffers": "lots"}
-    )
-    try:
-        with pytest.raises(NativeServiceError) as caught:
-            cluster.start(timeout=600)
-    finally:
-        cluster.destroy()
-    assert "exited before accepting connections" in str(caught.value)
-    assert "shared_buffers" in str(caught.value)

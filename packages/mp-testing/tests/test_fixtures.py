@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mp_config import PostgresSettings, RedisSettings
-from mp_testing._docker import docker_engine_available
+from mp_config import PostgresSettings, RedisSettings, docker_engine_available
 from mp_testing.fixtures import TestDatabase
 
 
@@ -56,13 +55,14 @@ def test_redis_keys_are_removed_after_each_test(pytester: pytest.Pytester) -> No
     """Keys a test wrote under its prefix are gone when the next test looks."""
     pytester.makepyfile(
         """
-        from mp_testing.native import redis_command
+        import redis
 
         SEEN = []
 
         def _command(settings, *parts):
             password = settings.password.get_secret_value() if settings.password else None
-            return redis_command(settings.host, settings.port, *parts, password=password)
+            with redis.Redis(settings.host, settings.port, password=password) as client:
+                return client.execute_command(*parts)
 
         def test_write(mp_redis):
             _command(mp_redis, "SET", mp_redis.key_prefix + "k", "v")

@@ -13,6 +13,7 @@ Example:
 from mp_config._app import AppSettings, StackBackend, StackSettings
 from mp_config._backup import BackupSettings
 from mp_config._base import SECRETS_DIR_VARIABLE, MpSettings
+from mp_config._docker import docker_engine_available
 from mp_config._env_file import ENV_FILE_VARIABLE, find_env_file
 from mp_config._identifiers import validate_identifier
 from mp_config._kafka import DEFAULT_KAFKA_PORT, KafkaSettings
@@ -70,6 +71,7 @@ __all__ = [
     "StackSettings",
     "TargetSessionAttrs",
     "__version__",
+    "docker_engine_available",
     "find_env_file",
     "get_settings",
     "is_local_host",

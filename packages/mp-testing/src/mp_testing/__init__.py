@@ -1,8 +1,9 @@
-"""Real services for mp's tests and local development.
+"""Real services for mp's tests and any downstream repository's: a pytest plugin.
 
-A pytest plugin (loaded automatically once installed) gives any repository a real, migrated
-TimescaleDB and a real Redis; :mod:`mp_testing.native` runs native servers; :mod:`mp_testing.stack`
-brings the local stack up and down.
+The plugin (loaded automatically once installed) gives each test a real, migrated TimescaleDB
+and a real Redis (:mod:`mp_testing.fixtures`); :mod:`mp_testing.faults` breaks connections on
+purpose. Throwaway native servers are run by mp-stack (the ``native`` extra), which also owns
+the local stack (``mp-stack up``).
 """
 
 from mp_testing._public_api import public_api_problems

@@ -6,7 +6,8 @@ Three backends, tried in this order by ``auto``:
   answers and the role may create databases. Only databases named ``mp_t_*`` are created there,
   and each is dropped after its test.
 * ``container``: a testcontainers TimescaleDB, when a Docker engine answers.
-* ``native``: a throwaway cluster in a temporary folder on a free port, run by this process.
+* ``native``: a throwaway cluster in a temporary folder on a free port, run by this process
+  with mp-stack's supervisor (the ``native`` extra).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mp_config import ConfigError, PostgresSettings
+from mp_config import ConfigError, PostgresSettings, docker_engine_available
 from mp_testing._backends import USED, first_working, run_closers
-from mp_testing._docker import docker_engine_available
+from mp_testing._native import native_unavailable_as_skip
 from mp_testing._settings import TestingSettings, configured_by
 from mp_testing.exceptions import ServiceUnavailableError
-from mp_testing.native import PostgresCluster, free_port, service_os_user
+
+if TYPE_CHECKING:
+    from mp_stack.native import PostgresCluster
 
 __all__ = ["PostgresServer", "pause_background_jobs", "provide_postgres", "read_license"]
 
@@ -266,6 +269,13 @@ def _from_container(testing: TestingSettings) -> PostgresServer:  # pragma: no c
 
 
 def _native() -> PostgresServer:
+    with native_unavailable_as_skip("a native PostgreSQL"):
+        return _start_native()
+
+
+def _start_native() -> PostgresServer:
+    from mp_stack.native import PostgresCluster, free_port, service_os_user
+
     user = service_os_user()
     root = Path(tempfile.mkdtemp(prefix="mp-testing-pg-"))
     # The cluster's OS user must be able to enter the folder mkdtemp made private.

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mp_config import ConfigError, RedisSettings
+from mp_config import ConfigError, RedisSettings, docker_engine_available
 from mp_testing._backends import USED, first_working, run_closers
-from mp_testing._docker import docker_engine_available
+from mp_testing._native import native_unavailable_as_skip
 from mp_testing._settings import TestingSettings, configured_by
 from mp_testing.exceptions import ServiceUnavailableError
-from mp_testing.native import RedisServer, RespError, free_port, redis_command
+
+if TYPE_CHECKING:
+    import redis
+
+    from mp_stack.native import RedisServer
 
 __all__ = ["RedisHandle", "delete_prefix", "provide_redis"]
 
@@ -41,16 +47,26 @@ class RedisHandle:
     version: str = "unknown"
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
-    def command(self, *parts: str) -> object:
-        """Run one command on the server (authenticated)."""
+    @contextmanager
+    def client(self) -> Iterator[redis.Redis]:
+        """A redis-py client on the server (authenticated, replies decoded), closed after the
+        ``with`` block."""
+        import redis
+
         password = self.settings.password.get_secret_value() if self.settings.password else None
-        return redis_command(
-            self.settings.host,
-            self.settings.port,
-            *parts,
-            password=password,
+        client = redis.Redis(
+            host=self.settings.host,
+            port=self.settings.port,
             username=self.settings.username,
+            password=password,
+            socket_timeout=5.0,
+            socket_connect_timeout=5.0,
+            decode_responses=True,
         )
+        try:
+            yield client
+        finally:
+            client.close()
 
     def close(self) -> None:
         """Stop whatever this handle started."""
@@ -59,30 +75,29 @@ class RedisHandle:
 
 def delete_prefix(handle: RedisHandle, prefix: str) -> int:
     """Delete every key under ``prefix`` (SCAN, never KEYS); returns how many were deleted."""
-    deleted = 0
-    cursor = "0"
     pattern = prefix.replace("*", r"\*").replace("?", r"\?").replace("[", r"\[") + "*"
-    while True:
-        reply = handle.command("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
-        assert isinstance(reply, list)
-        cursor, keys = str(reply[0]), reply[1]
-        assert isinstance(keys, list)
-        if keys:
-            result = handle.command("UNLINK", *[str(key) for key in keys])
-            deleted += int(result) if isinstance(result, int) else 0
-        if cursor == "0":
-            return deleted
+    deleted = 0
+    with handle.client() as client:
+        batch: list[str] = []
+        for key in client.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) == 500:
+                deleted += int(client.unlink(*batch))
+                batch.clear()
+        if batch:
+            deleted += int(client.unlink(*batch))
+    return deleted
 
 
 def _version(handle: RedisHandle) -> RedisHandle:
-    info = str(handle.command("INFO", "server"))
-    for line in info.splitlines():
-        if line.startswith("redis_version:"):
-            handle.version = line.split(":", 1)[1].strip()
+    with handle.client() as client:
+        handle.version = str(client.info("server").get("redis_version", "unknown"))
     return handle
 
 
 def _from_settings() -> RedisHandle:
+    import redis
+
     try:
         settings = RedisSettings.load()
     except ConfigError as error:
@@ -91,13 +106,13 @@ def _from_settings() -> RedisHandle:
         raise ServiceUnavailableError("the settings backend supports a plain standalone Redis")
     handle = RedisHandle(backend="settings", settings=settings, owned=False)
     try:
-        if handle.command("PING") != "PONG":
-            raise ServiceUnavailableError(f"{settings.display_url()} did not answer PING")
-    except (OSError, RespError) as error:
+        with handle.client() as client:
+            client.ping()
+        return _version(handle)
+    except redis.RedisError as error:
         raise ServiceUnavailableError(
             f"no answer from {settings.display_url()}: {error}"
         ) from error
-    return _version(handle)
 
 
 def _from_container(testing: TestingSettings) -> RedisHandle:  # pragma: no cover - Docker only
@@ -123,6 +138,13 @@ def _from_container(testing: TestingSettings) -> RedisHandle:  # pragma: no cove
 
 
 def _native() -> RedisHandle:
+    with native_unavailable_as_skip("a native redis-server"):
+        return _start_native()
+
+
+def _start_native() -> RedisHandle:
+    from mp_stack.native import RedisServer, free_port
+
     root = Path(tempfile.mkdtemp(prefix="mp-testing-redis-"))
     password = secrets.token_urlsafe(16)
     server = RedisServer(root, free_port(), password=password)

@@ -2,6 +2,7 @@
 
 Unlike the session's shared server, each of these belongs to one test (or module): it is a
 native cluster or redis-server in a temporary folder on a free port, destroyed afterwards.
+mp-stack runs the processes (install ``mp-testing[native]``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mp_config import PostgresSettings
+from mp_testing._native import require_native
 from mp_testing._postgres_server import pause_background_jobs
-from mp_testing.exceptions import NativeServiceError
-from mp_testing.native import PostgresCluster, free_port, service_os_user
+
+if TYPE_CHECKING:
+    from mp_stack.native import PostgresCluster
 
 __all__ = ["ThrowawayPostgres", "start_throwaway_postgres"]
 
@@ -41,6 +45,8 @@ class ThrowawayPostgres:
     def add_standby(self) -> PostgresSettings:
         """Start a streaming standby; return these settings with ``read_host``/``read_port``
         pointing at it (the primary stays the write target)."""
+        from mp_stack.native import free_port
+
         root = self.cluster.root.parent / f"standby-{len(self.standbys) + 1}"
         standby = self.cluster.create_standby(root, free_port())
         self.standbys.append(standby)
@@ -62,7 +68,13 @@ class ThrowawayPostgres:
 
     def fail_over(self) -> PostgresCluster:
         """The primary dies (immediate stop, a crash to its data) and the first standby is
-        promoted; return the new primary."""
+        promoted; return the new primary.
+
+        Raises:
+            mp_stack.NativeServiceError: there is no standby to promote.
+        """
+        from mp_stack.exceptions import NativeServiceError
+
         if not self.standbys:
             raise NativeServiceError("fail over", "no standby to promote: add_standby() first")
         self.cluster.stop("immediate")
@@ -105,7 +117,14 @@ def start_throwaway_postgres(
         migrate: how to bring the database to the schema (mp-schema's upgrade by default).
         durable: keep fsync and friends on (for durability tests and the preflight).
         settings: extra ``postgresql.conf`` settings.
+
+    Raises:
+        ServiceUnavailableError: mp-stack (the ``native`` extra) is not installed.
+        mp_stack.NativeServiceError: the cluster did not start (the message has its log).
     """
+    require_native("start_throwaway_postgres")
+    from mp_stack.native import PostgresCluster, free_port, service_os_user
+
     root = Path(tempfile.mkdtemp(prefix="mp-fault-pg-"))
     root.chmod(0o711)
     cluster = PostgresCluster(

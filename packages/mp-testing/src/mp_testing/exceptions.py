@@ -3,16 +3,15 @@
 The hierarchy::
 
     MpTestingError (RuntimeError)
-    ├── ServiceUnavailableError   no backend could provide PostgreSQL or Redis
-    ├── NativeServiceError        a native server failed a step (initdb, start, stop, bootstrap)
-    └── StackError                ``mp-stack`` could not bring the stack up or down
+    └── ServiceUnavailableError   no backend could provide PostgreSQL or Redis
 
-Each error says which step failed and, where there is one, how to fix it.
+A native server that fails a step raises mp-stack's ``NativeServiceError`` (mp-stack runs the
+servers); the fixtures turn it into a skip or failure with its message.
 """
 
 from __future__ import annotations
 
-__all__ = ["MpTestingError", "NativeServiceError", "ServiceUnavailableError", "StackError"]
+__all__ = ["MpTestingError", "ServiceUnavailableError"]
 
 
 class MpTestingError(RuntimeError):
@@ -21,29 +20,3 @@ class MpTestingError(RuntimeError):
 
 class ServiceUnavailableError(MpTestingError):
     """No backend (settings, container, native) could provide the service."""
-
-
-class NativeServiceError(MpTestingError):
-    """A step of running a native PostgreSQL or redis-server failed.
-
-    Attributes:
-        step: what was being done ("initdb", "start PostgreSQL", ...).
-        hint: how to fix it, when known.
-        log_tail: the last lines of the server's log, when there is one.
-    """
-
-    def __init__(self, step: str, detail: str, *, hint: str = "", log_tail: str = "") -> None:
-        self.step = step
-        self.detail = detail
-        self.hint = hint
-        self.log_tail = log_tail
-        message = f"{step} failed: {detail}"
-        if hint:
-            message += f"\n  how to fix: {hint}"
-        if log_tail:
-            message += f"\n  last log lines:\n{log_tail}"
-        super().__init__(message)
-
-
-class StackError(MpTestingError):
-    """The local stack could not be brought up, down or inspected."""

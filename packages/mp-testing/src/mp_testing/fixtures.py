@@ -1,10 +1,16 @@
 """pytest fixtures: a real, migrated TimescaleDB and a real Redis for any repository's tests.
 
-Session fixtures find a server once (see ``MP_TESTING_BACKEND``); each test then gets its own
+Session fixtures find a server once (see ``--mp-testing-backend``); each test then gets its own
 database, cloned from a template migrated once per session (0.1-0.3 s a clone, against about a
-second to migrate a fresh database), or its own Redis key prefix. Override :func:`mp_migrate`
-to migrate the template differently (for example to add a downstream project's own migrations
-after mp's).
+second to migrate a fresh database), or its own Redis key prefix.
+
+The fixtures a downstream repository overrides in its ``conftest.py``, each small on purpose:
+
+* :func:`mp_migrate`: how the template is migrated (add the project's own migrations after
+  mp's).
+* :func:`mp_source_spec`: the source :func:`mp_source` registers.
+* :func:`mp_redis_prefix`: the key prefix :func:`mp_redis` gives a test.
+* :func:`mp_testing_settings`: the fixtures' settings, for a value no option covers.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from typing import Any, NoReturn
 import pytest
 
 from mp_config import PostgresSettings, RedisSettings, reset_settings
+from mp_testing._native import native_unavailable_as_skip
+from mp_testing._options import OPTIONS, resolve_options
 from mp_testing._postgres_server import PostgresServer, provide_postgres, read_license
 from mp_testing._redis_server import RedisHandle, delete_prefix, provide_redis
-from mp_testing._settings import BACKENDS, TestingSettings, configured_by
+from mp_testing._settings import TestingSettings, configured_by
 from mp_testing._throwaway import ThrowawayPostgres, start_throwaway_postgres
 from mp_testing.exceptions import MpTestingError
-from mp_testing.native import RedisClusterProcesses, free_cluster_port
 
 __all__ = [
     "BACKEND_OPTION",
@@ -43,6 +50,7 @@ __all__ = [
     "mp_postgres_server",
     "mp_redis",
     "mp_redis_cluster",
+    "mp_redis_prefix",
     "mp_redis_server",
     "mp_source",
     "mp_source_spec",
@@ -101,35 +109,25 @@ def _unavailable(testing: TestingSettings, error: Exception, prefix: str | None 
         raise outcome from None  # the reason says it all; no "during handling" repeat
 
 
-#: The ini option (and ``--mp-testing-backend``) that chooses the backend in a repository's
-#: pytest configuration; ``MP_TESTING_BACKEND`` in the environment wins over the ini option.
-BACKEND_OPTION = "mp_testing_backend"
+#: The ini option (and, as ``--mp-testing-backend``, the flag) that chooses the backend in a
+#: repository's pytest configuration; ``MP_TESTING_BACKEND`` in the environment wins over it.
+BACKEND_OPTION = OPTIONS[0].ini
 
 
 def chosen_backend(config: pytest.Config) -> tuple[str, str]:
     """The backend this run uses and what chose it (option, environment, ini or default)."""
-    given = config.getoption(BACKEND_OPTION, default=None)
-    if given:
-        return str(given), "--mp-testing-backend"
-    if os.environ.get("MP_TESTING_BACKEND"):
-        return os.environ["MP_TESTING_BACKEND"], "MP_TESTING_BACKEND"
-    ini = str(config.getini(BACKEND_OPTION) or "").strip()
-    if ini:
-        if ini not in BACKENDS:
-            raise pytest.UsageError(
-                f"{BACKEND_OPTION} = {ini!r} in the pytest configuration; use one of "
-                + ", ".join(BACKENDS)
-            )
-        return ini, f"{BACKEND_OPTION} (ini)"
-    return TestingSettings.load().backend, "MP_TESTING_* settings (default auto)"
+    resolved = resolve_options(config)
+    return resolved.settings.backend, resolved.sources["backend"]
 
 
 @pytest.fixture(scope="session")
 def mp_testing_settings(request: pytest.FixtureRequest) -> TestingSettings:
-    """The fixtures' own settings (``MP_TESTING_*``; the backend as the header printed it)."""
-    settings = TestingSettings.load()
-    backend, _ = chosen_backend(request.config)
-    return settings.model_copy(update={"backend": backend})
+    """The fixtures' own settings: each ``--mp-testing-*`` flag, else ``MP_TESTING_*``, else
+    the ``mp_testing_*`` ini option, else ``.env`` and the default (as the header printed).
+
+    Override it to compute a setting no option covers; every other fixture reads this one.
+    """
+    return resolve_options(request.config).settings
 
 
 @pytest.fixture(scope="session")
@@ -290,17 +288,27 @@ def mp_redis_server(mp_testing_settings: TestingSettings) -> Iterator[RedisHandl
 
 
 @pytest.fixture
-def mp_redis(mp_redis_server: RedisHandle) -> Iterator[RedisSettings]:
+def mp_redis_prefix() -> str:
+    """The key prefix :func:`mp_redis` gives this test (``mp-test:<random>:``).
+
+    Override it to put a project's namespace in the keys; it must stay unique to the test,
+    since every key under it is deleted afterwards.
+    """
+    return f"mp-test:{secrets.token_hex(4)}:"
+
+
+@pytest.fixture
+def mp_redis(mp_redis_server: RedisHandle, mp_redis_prefix: str) -> Iterator[RedisSettings]:
     """Redis settings with a key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"mp-test:{secrets.token_hex(4)}:"
-    settings = mp_redis_server.settings.model_copy(update={"key_prefix": prefix})
+    settings = mp_redis_server.settings.model_copy(update={"key_prefix": mp_redis_prefix})
     try:
         yield settings
     finally:
         if mp_redis_server.owned and mp_redis_server.server is not None:
-            mp_redis_server.command("FLUSHALL")
+            with mp_redis_server.client() as client:
+                client.flushall()
         else:
-            delete_prefix(mp_redis_server, prefix)
+            delete_prefix(mp_redis_server, mp_redis_prefix)
 
 
 @pytest.fixture(scope="session")
@@ -309,10 +317,13 @@ def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSett
     root = Path(tempfile.mkdtemp(prefix="mp-testing-cluster-"))
     password = secrets.token_urlsafe(12)
     try:
-        processes = RedisClusterProcesses(
-            root, [free_cluster_port() for _ in range(3)], password=password
-        )
-        processes.start()
+        with native_unavailable_as_skip("mp_redis_cluster"):
+            from mp_stack.native import RedisClusterProcesses, free_cluster_port
+
+            processes = RedisClusterProcesses(
+                root, [free_cluster_port() for _ in range(3)], password=password
+            )
+            processes.start()
     except MpTestingError as error:
         shutil.rmtree(root, ignore_errors=True)
         _unavailable(mp_testing_settings, error)
@@ -336,7 +347,8 @@ def mp_throwaway_postgres(
     """A native PostgreSQL cluster of this test's own, migrated, that it may stop, crash or
     restart; destroyed afterwards (about 3 s to start)."""
     try:
-        server = start_throwaway_postgres(mp_migrate)
+        with native_unavailable_as_skip("mp_throwaway_postgres"):
+            server = start_throwaway_postgres(mp_migrate)
     except MpTestingError as error:
         _unavailable(mp_testing_settings, error)
     try:

@@ -4,6 +4,9 @@ Installing mp-testing is enough: its fixtures (see :mod:`mp_testing.fixtures`) a
 available in every test run of that environment. Fixtures are lazy: a test that uses none of
 them starts no server.
 
+Options (``pytest --help``, group ``mp``): each ``--mp-testing-*`` flag has an ``mp_testing_*``
+ini option and an ``MP_TESTING_*`` environment variable (see :mod:`mp_testing._options`).
+
 Markers:
     ``timescale_license``: the test needs a TimescaleDB feature the Apache-2 edition lacks
     (compression, policies, continuous aggregates); it is skipped, with that reason, on an
@@ -17,15 +20,9 @@ from typing import Any
 import pytest
 
 from mp_testing._backends import USED
-from mp_testing._scenarios import (
-    mp_scenario_metrics,
-    record_outcome,
-    select_scenarios,
-    write_report,
-)
-from mp_testing._settings import BACKENDS, configured_by
+from mp_testing._options import add_options, resolve_options
+from mp_testing._settings import configured_by
 from mp_testing.fixtures import (
-    BACKEND_OPTION,
     LICENSE_MARKER,
     _mp_license_gate,
     _mp_reset_settings,
@@ -38,6 +35,7 @@ from mp_testing.fixtures import (
     mp_postgres_server,
     mp_redis,
     mp_redis_cluster,
+    mp_redis_prefix,
     mp_redis_server,
     mp_source,
     mp_source_spec,
@@ -56,8 +54,8 @@ __all__ = [
     "mp_postgres_server",
     "mp_redis",
     "mp_redis_cluster",
+    "mp_redis_prefix",
     "mp_redis_server",
-    "mp_scenario_metrics",
     "mp_source",
     "mp_source_spec",
     "mp_template_database",
@@ -65,11 +63,8 @@ __all__ = [
     "mp_throwaway_postgres",
     "mp_timescaledb_license",
     "pytest_addoption",
-    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_report_header",
-    "pytest_runtest_makereport",
-    "pytest_sessionfinish",
     "pytest_terminal_summary",
 ]
 
@@ -78,27 +73,9 @@ _AUTOUSE = (_mp_license_gate, _mp_reset_settings)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--reliability``: run the reliability scenarios (and only them); ``--mp-testing-backend``
-    and the ``mp_testing_backend`` ini option: where the servers come from."""
-    parser.addoption(
-        "--reliability",
-        action="store_true",
-        default=False,
-        help="run only reliability scenarios, slow ones included",
-    )
-    group = parser.getgroup("mp-testing", "mp-testing: real PostgreSQL/TimescaleDB and Redis")
-    group.addoption(
-        "--mp-testing-backend",
-        dest=BACKEND_OPTION,
-        choices=BACKENDS,
-        default=None,
-        help="where the test servers come from (overrides MP_TESTING_BACKEND and the ini option)",
-    )
-    parser.addini(
-        BACKEND_OPTION,
-        help="where the test servers come from: " + ", ".join(BACKENDS) + " (default auto)",
-        default="",
-    )
+    """The ``mp`` group: ``--mp-testing-backend`` and the other ``--mp-testing-*`` flags, each
+    with its ``mp_testing_*`` ini option."""
+    add_options(parser)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -114,6 +91,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else:
             rule = f"{backend} only"
         lines.append(f"  {service}: {rule}")
+    resolved = resolve_options(config)
+    if resolved.settings.require_services:
+        source = resolved.sources["require_services"]
+        lines.append(f"  a service that cannot be had fails its tests (from {source})")
     return lines
 
 
@@ -130,24 +111,3 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{LICENSE_MARKER}: needs TimescaleDB's community (TSL) features; skipped on an "
         "Apache-2 build",
     )
-    config.addinivalue_line("markers", "scenario(suite): a reliability scenario of the named suite")
-    config.addinivalue_line(
-        "markers", "reliability: a slow or destructive scenario, run by --reliability only"
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep slow scenarios out of the default run; with --reliability keep only scenarios."""
-    select_scenarios(config, items)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Record each scenario's outcome for the reliability summary."""
-    outcome = yield
-    record_outcome(item, outcome.get_result())
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the scenario report when ``MP_TESTING_REPORT`` asks for one."""
-    write_report()

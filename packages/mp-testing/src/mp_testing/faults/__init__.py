@@ -2,7 +2,7 @@
 
 Throwaway PostgreSQL clusters come from :func:`mp_testing.start_throwaway_postgres` (or the
 ``mp_throwaway_postgres`` fixture) and throwaway redis-servers from
-:class:`mp_testing.native.RedisServer`.
+:class:`mp_stack.native.RedisServer` (install ``mp-testing[native]``).
 """
 
 from mp_testing.faults._proxy import ProxyStats, TcpProxy
