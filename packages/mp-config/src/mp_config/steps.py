@@ -30,6 +30,7 @@ __all__ = [
     "Steps",
     "SyncDriven",
     "async_method",
+    "named_like",
     "run",
     "run_async",
     "sync_method",
@@ -98,7 +99,8 @@ class AsyncDriven(Protocol):
     async def _drive(self, steps: Steps[T]) -> T: ...
 
 
-def _named(method: F, logic: Callable[..., Any]) -> F:
+def named_like(method: F, logic: Callable[..., Any]) -> F:
+    """``method`` named and documented as the public face of ``logic``; returns it."""
     # The logic's docstring and module; its name without the underscore that keeps the logic
     # method itself out of the public API (``_as_of`` becomes ``as_of``).
     name = logic.__name__.lstrip("_")
@@ -122,7 +124,7 @@ def sync_method(
         driven: SyncDriven = self  # type: ignore[assignment]  # the class supplies _drive
         return driven._drive(logic(self, *args, **kwargs))
 
-    return _named(method, logic)
+    return named_like(method, logic)
 
 
 def async_method(
@@ -134,4 +136,4 @@ def async_method(
         driven: AsyncDriven = self  # type: ignore[assignment]  # the class supplies _drive
         return await driven._drive(logic(self, *args, **kwargs))
 
-    return _named(method, logic)
+    return named_like(method, logic)

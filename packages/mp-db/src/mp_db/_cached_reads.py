@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mp_db._arguments import BEGINNING, END_OF_TIME
 from mp_db._cutoff import Cutoff
 from mp_db._errors import translate_errors
-from mp_db._reads import AsyncReader, Reader, Replay, _Queries
+from mp_db._reads import AsyncReader, Ranged, Reader, Replay, _Queries
 from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, row_fields
 from mp_db._tables import TableRef, resolve_table
 
@@ -451,7 +451,7 @@ class _CachedReads:
         )
 
     def _first_release(self, table: TableRef, series_ids: Any, **options: Any) -> _Steps[Any]:
-        query = _Queries.ranged(table, "first_release", series_ids=series_ids, **options)
+        query = _Queries.ranged(table, Ranged.FIRST_RELEASE, series_ids=series_ids, **options)
         return _range_steps(
             self._log,
             method="first_release",

@@ -1,7 +1,10 @@
-"""Point-in-time reads, sync (:class:`Reader`) and async (:class:`AsyncReader`).
+"""Point-in-time reads, sync (:class:`Reader`) and async (:class:`AsyncReader`), written once.
 
-Both build the same :class:`Query` objects (SQL from :mod:`mp_db._read_sql`, bound parameters,
-a converter for the rows) and differ only in how they execute them.
+Every read is one generator method of :class:`_Reads` (the sans-I/O core): it builds a
+:class:`Query` (SQL from :mod:`mp_db._read_sql`, bound parameters, a converter for the rows)
+and yields :class:`Fetch` requests for its statements. The public methods of both readers are
+made from those by :mod:`mp_config.steps`; the readers only say where a read's connection
+comes from and how a ``Fetch`` runs on it (see docs/sync-async.md).
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import Enum
 from functools import cache
 from numbers import Integral
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
+from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._arguments import (
     BEGINNING,
     END_OF_TIME,
@@ -34,10 +39,23 @@ from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_schema.enums import SeriesKind
 
-__all__ = ["BEGINNING", "END_OF_TIME", "AsyncReader", "Query", "Reader", "join_as_of"]
+__all__ = [
+    "BEGINNING",
+    "END_OF_TIME",
+    "AsyncReader",
+    "Fetch",
+    "Query",
+    "Ranged",
+    "Reader",
+    "Stream",
+    "fetch",
+    "join_as_of",
+]
 
 T = TypeVar("T")
 R = TypeVar("R", bound=FactRow)
+S = TypeVar("S")
+P = ParamSpec("P")
 
 #: Table references that give untyped rows (name, kind, Table, model); a row class gives
 #: rows of that class.
@@ -187,8 +205,24 @@ def _entity_fields(table: str) -> tuple[str, ...]:
     return resolve_table(table).entities
 
 
+class Ranged(Enum):
+    """The reads over an observation window: which statement of :class:`ReadSql` each runs."""
+
+    FIRST_RELEASE = "first_release"
+    VINTAGES = "vintages"
+    INTERVALS = "intervals"
+
+    def statement(self, statements: ReadSql) -> str:
+        """This read's SQL among ``statements``."""
+        if self is Ranged.FIRST_RELEASE:
+            return statements.first_release
+        if self is Ranged.VINTAGES:
+            return statements.vintages
+        return statements.intervals
+
+
 class _Queries:
-    """Builds the query of each read; shared by both readers."""
+    """Builds the query of each read; shared by every reader."""
 
     @staticmethod
     def as_of(
@@ -219,7 +253,7 @@ class _Queries:
     @staticmethod
     def ranged(
         table: TableRef,
-        shape: str,
+        shape: Ranged,
         *,
         series_ids: Any,
         start: Any,
@@ -231,10 +265,9 @@ class _Queries:
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters |= _window(start, end)
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
-        sql = getattr(statements, shape)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
-        convert = _intervals(fact) if shape == "intervals" else _rows(fact)
-        return Query(sql, parameters, convert, cutoff_at)
+        convert = _intervals(fact) if shape is Ranged.INTERVALS else _rows(fact)
+        return Query(shape.statement(statements), parameters, convert, cutoff_at)
 
     @staticmethod
     def vintage_dates(
@@ -299,29 +332,455 @@ class _Queries:
         return Query(CUTOFF_AT_SQL, {"cutoff_time": instant("at", at)}, convert)
 
 
-def _with_cutoff(connection: Connection, query: Query[T]) -> Query[T]:
-    """``query`` with its replay time turned into cutoff parameters, on the read's connection."""
-    if query.cutoff_at is None:
-        return query
-    found = connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
-    return query.resolved(found.one())
-
-
-async def _with_cutoff_async(connection: AsyncConnection, query: Query[T]) -> Query[T]:
-    """The asyncpg twin of :func:`_with_cutoff`."""
-    if query.cutoff_at is None:
-        return query
-    found = await connection.execute(text(CUTOFF_AT_SQL), {"cutoff_time": query.cutoff_at})
-    return query.resolved(found.one())
-
-
 def _window(start: Any, end: Any) -> dict[str, datetime]:
     low, high = period("start", start, BEGINNING), period("end", end, END_OF_TIME)
     checked_range(low, high)
     return {"start": low, "end": high}
 
 
-class Reader:
+# --- the sans-I/O core: every read written once, as steps yielding Fetch requests ------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Run one statement on the read's connection; its rows are sent back.
+
+    Every statement of a read runs on one connection (the cutoff of ``ingested_before`` and
+    the read itself), so a read over a Connection in a REPEATABLE READ transaction sees one
+    snapshot.
+    """
+
+    sql: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream(Generic[T]):
+    """The resolved query of a streamed read and its partition size."""
+
+    query: Query[list[T]]
+    batch_rows: int
+
+
+def fetch(query: Query[T]) -> Steps[T]:
+    """The steps of one :class:`Query`: its replay cutoff resolved, then its rows converted.
+
+    The one place where fetched rows become a read's answer: ``query.convert`` chooses the
+    output form (row objects today), so another form is a different converter of the query,
+    not a different driver.
+    """
+    query = yield from _resolved(query)
+    rows = yield Fetch(query.sql, query.parameters)
+    return query.convert(rows)
+
+
+def _resolved(query: Query[T]) -> Steps[Query[T]]:
+    """``query`` with its replay time turned into cutoff parameters, on the read's connection."""
+    if query.cutoff_at is None:
+        return query
+    found = yield Fetch(CUTOFF_AT_SQL, {"cutoff_time": query.cutoff_at})
+    return query.resolved(found[0])
+
+
+class _Reads:
+    """The reads of :class:`Reader` and :class:`AsyncReader`, each written once as steps.
+
+    The public methods are made from these by :func:`mp_config.steps.sync_method` and
+    :func:`~mp_config.steps.async_method`; the docstrings here are theirs.
+    """
+
+    def _run(self, query: Query[T]) -> Steps[T]:
+        """Execute a :class:`Query` and convert its rows."""
+        return fetch(query)
+
+    def _cutoff(self, *, at: datetime | None = None) -> Steps[Cutoff]:
+        """What this reader can see now (or saw at ``at``): record it with a run, pass it as
+        ``ingested_before=`` to the run's reads, and a replay later sees exactly the same."""
+        return fetch(_Queries.cutoff(at))
+
+    @overload
+    def _as_of(
+        self,
+        table: type[R],
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[R]]: ...
+
+    @overload
+    def _as_of(
+        self,
+        table: UntypedRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[FactRow]]: ...
+
+    def _as_of(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """Each observation in [start, end) at its latest version known at ``as_of``.
+
+        Nothing with knowledge_time after ``as_of`` is ever returned."""
+        query = _Queries.as_of(
+            table,
+            series_ids=series_ids,
+            as_of=as_of,
+            start=start,
+            end=end,
+            ingested_before=ingested_before,
+        )
+        return (yield from fetch(query))
+
+    @overload
+    def _latest(
+        self,
+        table: type[R],
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> Steps[list[R]]: ...
+
+    @overload
+    def _latest(
+        self,
+        table: UntypedRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> Steps[list[FactRow]]: ...
+
+    def _latest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """The latest print of each series as known at ``as_of``: its newest observation known
+        then, with every entity of it (a whole curve, every trader category) at its newest
+        version known then. Series with nothing known are absent."""
+        return (yield from fetch(_Queries.latest(table, series_ids, as_of, ingested_before)))
+
+    @overload
+    def _first_release(
+        self,
+        table: type[R],
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[R]]: ...
+
+    @overload
+    def _first_release(
+        self,
+        table: UntypedRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[FactRow]]: ...
+
+    def _first_release(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """What was first printed for each observation in [start, end) (known by ``as_of``)."""
+        window = (start, end, as_of)
+        found: list[Any] = yield from self._ranged(
+            Ranged.FIRST_RELEASE, table, series_ids, window, ingested_before
+        )
+        return found
+
+    @overload
+    def _vintages(
+        self,
+        table: type[R],
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[R]]: ...
+
+    @overload
+    def _vintages(
+        self,
+        table: UntypedRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[FactRow]]: ...
+
+    def _vintages(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """Every vintage (value change) of each observation in [start, end) known at
+        ``as_of``, ordered by observation then knowledge_time. A stored restatement of the
+        version before it is not a vintage and is left out."""
+        window = (start, end, as_of)
+        found: list[Any] = yield from self._ranged(
+            Ranged.VINTAGES, table, series_ids, window, ingested_before
+        )
+        return found
+
+    def _intervals(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[AlfredInterval]]:
+        """ALFRED's form: each vintage known at ``as_of`` with the real-time interval it was
+        current for, as known then (``realtime_end`` None: still current at ``as_of``)."""
+        window = (start, end, as_of)
+        found: list[AlfredInterval] = yield from self._ranged(
+            Ranged.INTERVALS, table, series_ids, window, ingested_before
+        )
+        return found
+
+    @staticmethod
+    def _ranged(
+        shape: Ranged,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        window: tuple[datetime | None, datetime | None, datetime | None],
+        ingested_before: Replay,
+    ) -> Steps[Any]:
+        start, end, as_of = window
+        query = _Queries.ranged(
+            table,
+            shape,
+            series_ids=series_ids,
+            start=start,
+            end=end,
+            as_of=as_of,
+            ingested_before=ingested_before,
+        )
+        return (yield from fetch(query))
+
+    @overload
+    def _cross_section(
+        self,
+        table: type[R],
+        obs_time: datetime,
+        *,
+        as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[R]]: ...
+
+    @overload
+    def _cross_section(
+        self,
+        table: UntypedRef,
+        obs_time: datetime,
+        *,
+        as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[FactRow]]: ...
+
+    def _cross_section(
+        self,
+        table: TableRef,
+        obs_time: datetime,
+        *,
+        as_of: datetime,
+        series_ids: int | Iterable[int] | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """Every series' (or just ``series_ids``') value for one period, as known at
+        ``as_of``, each entity at its newest version known then."""
+        query = _Queries.cross_section(table, obs_time, as_of, series_ids, ingested_before)
+        return (yield from fetch(query))
+
+    def _iter_vintages(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+        batch_rows: int = 10_000,
+    ) -> Steps[Stream[FactRow]]:
+        """:meth:`vintages`, streamed with a server-side cursor: memory stays bounded by
+        ``batch_rows`` whatever the size of the history."""
+        query = _Queries.ranged(
+            table,
+            Ranged.VINTAGES,
+            series_ids=series_ids,
+            start=start,
+            end=end,
+            as_of=as_of,
+            ingested_before=ingested_before,
+        )
+        return Stream((yield from _resolved(query)), batch_rows)
+
+    @overload
+    def _vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: int,
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[datetime]]: ...
+
+    @overload
+    def _vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[dict[int, list[datetime]]]: ...
+
+    def _vintage_dates(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[Any]:
+        """The sorted knowledge times at which some observation of the series changed value
+        (its vintages), known at ``as_of``. One id gives a list; several give a dict with every
+        requested id as a key."""
+        query = _Queries.vintage_dates(table, series_ids, as_of, ingested_before)
+        return (yield from fetch(query))
+
+    def _backtest(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
+    ) -> Steps[list[AsOfValue]]:
+        """The latest print of each series at each decision time (see :func:`join_as_of`):
+        one read of the release stream and one pass on the client, not one query per
+        decision time."""
+        query, times, ids = _Queries.backtest_stream(
+            table, series_ids, decision_times, ingested_before
+        )
+        if not times:
+            return []
+        stream: list[FactRow] = yield from fetch(query)
+        return join_as_of(stream, times, ids)
+
+
+# --- the two drivers: where a read's connection comes from, and how a Fetch is executed ------
+
+
+class _Session:
+    """One read's connection, taken at its first statement: a read refused before that (bad
+    input, an empty backtest) never touches the server."""
+
+    def __init__(self, bind: Engine | Connection, stack: ExitStack) -> None:
+        self.bind, self.stack = bind, stack
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            bind = self.bind
+            self._connection = (
+                self.stack.enter_context(bind.connect()) if isinstance(bind, Engine) else bind
+            )
+        return self._connection
+
+    def execute(self, request: Fetch) -> Any:
+        return self.connection().execute(text(request.sql), request.parameters).all()
+
+
+class _AsyncSession:
+    """:class:`_Session` on asyncpg."""
+
+    def __init__(self, bind: AsyncEngine | AsyncConnection, stack: AsyncExitStack) -> None:
+        self.bind, self.stack = bind, stack
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            bind = self.bind
+            self._connection = (
+                await self.stack.enter_async_context(bind.connect())
+                if isinstance(bind, AsyncEngine)
+                else bind
+            )
+        return self._connection
+
+    async def execute(self, request: Fetch) -> Any:
+        connection = await self.connection()
+        return (await connection.execute(text(request.sql), request.parameters)).all()
+
+
+def _streamed(logic: Callable[..., Steps[Stream[Any]]]) -> Callable[..., Any]:
+    def method(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return self._stream(logic(self, *args, **kwargs))
+
+    return named_like(method, logic)
+
+
+def stream_method(
+    logic: Callable[Concatenate[S, P], Steps[Stream[T]]],
+) -> Callable[Concatenate[S, P], Iterator[T]]:
+    """The public sync method of a streamed read: the class's ``_stream`` runs its steps."""
+    return _streamed(logic)
+
+
+def async_stream_method(
+    logic: Callable[Concatenate[S, P], Steps[Stream[T]]],
+) -> Callable[Concatenate[S, P], AsyncIterator[T]]:
+    """The public async method of a streamed read: an async iterator of its rows."""
+    return _streamed(logic)
+
+
+class Reader(_Reads):
     """Point-in-time reads over a sync engine or connection (psycopg 3).
 
     Every time argument is a timezone-aware datetime (or ``numpy.datetime64``, read as UTC;
@@ -343,685 +802,71 @@ class Reader:
     def __init__(self, bind: Engine | Connection) -> None:
         self.bind = bind
 
-    def run(self, query: Query[T]) -> T:
-        """Execute a :class:`Query` and convert its rows."""
+    def _drive(self, steps: Steps[T]) -> T:
         with translate_errors(), ExitStack() as stack:
-            connection = (
-                stack.enter_context(self.bind.connect())
-                if isinstance(self.bind, Engine)
-                else self.bind
-            )
-            query = _with_cutoff(connection, query)
-            rows = connection.execute(text(query.sql), query.parameters).all()
-        return query.convert(rows)
+            return run(steps, _Session(self.bind, stack).execute)
 
-    def cutoff(self, *, at: datetime | None = None) -> Cutoff:
-        """What this reader can see now (or saw at ``at``): record it with a run, pass it as
-        ``ingested_before=`` to the run's reads, and a replay later sees exactly the same."""
-        return self.run(_Queries.cutoff(at))
-
-    @overload
-    def as_of(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    def as_of(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    def as_of(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """Each observation in [start, end) at its latest version known at ``as_of``.
-
-        Nothing with knowledge_time after ``as_of`` is ever returned."""
-        return self.run(
-            _Queries.as_of(
-                table,
-                series_ids=series_ids,
-                as_of=as_of,
-                start=start,
-                end=end,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    def latest(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    def latest(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    def latest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """The latest print of each series as known at ``as_of``: its newest observation known
-        then, with every entity of it (a whole curve, every trader category) at its newest
-        version known then. Series with nothing known are absent."""
-        return self.run(_Queries.latest(table, series_ids, as_of, ingested_before))
-
-    @overload
-    def first_release(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    def first_release(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    def first_release(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """What was first printed for each observation in [start, end) (known by ``as_of``)."""
-        return self.run(
-            _Queries.ranged(
-                table,
-                "first_release",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    def vintages(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    def vintages(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    def vintages(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """Every vintage (value change) of each observation in [start, end) known at
-        ``as_of``, ordered by observation then knowledge_time. A stored restatement of the
-        version before it is not a vintage and is left out."""
-        return self.run(
-            _Queries.ranged(
-                table,
-                "vintages",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    def cross_section(
-        self,
-        table: type[R],
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    def cross_section(
-        self,
-        table: UntypedRef,
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    def cross_section(
-        self,
-        table: TableRef,
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """Every series' (or just ``series_ids``') value for one period, as known at
-        ``as_of``, each entity at its newest version known then."""
-        return self.run(_Queries.cross_section(table, obs_time, as_of, series_ids, ingested_before))
-
-    def iter_vintages(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-        batch_rows: int = 10_000,
-    ) -> Iterator[FactRow]:
-        """:meth:`vintages`, streamed with a server-side cursor: memory stays bounded by
-        ``batch_rows`` whatever the size of the history."""
-        query = _Queries.ranged(
-            table,
-            "vintages",
-            series_ids=series_ids,
-            start=start,
-            end=end,
-            as_of=as_of,
-            ingested_before=ingested_before,
-        )
+    def _stream(self, steps: Steps[Stream[FactRow]]) -> Iterator[FactRow]:
         with translate_errors(), ExitStack() as stack:
-            connection = (
-                stack.enter_context(self.bind.connect())
-                if isinstance(self.bind, Engine)
-                else self.bind
-            )
-            query = _with_cutoff(connection, query)
+            session = _Session(self.bind, stack)
+            plan = run(steps, session.execute)
             # max_row_buffer with explicit partition sizes: measured with SQLAlchemy 2.1,
             # yield_per with partitions() kept every row (76 MB for 300k rows) while this holds
             # one buffer (under 1 MB).
-            result = connection.execution_options(
-                stream_results=True, max_row_buffer=batch_rows
-            ).execute(text(query.sql), query.parameters)
-            for partition in result.partitions(batch_rows):
-                yield from query.convert(partition)
-
-    @overload
-    def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: int,
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[datetime]: ...
-
-    @overload
-    def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: Iterable[int],
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> dict[int, list[datetime]]: ...
-
-    def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> Any:
-        """The sorted knowledge times at which some observation of the series changed value
-        (its vintages), known at ``as_of``. One id gives a list; several give a dict with every
-        requested id as a key."""
-        return self.run(_Queries.vintage_dates(table, series_ids, as_of, ingested_before))
-
-    def intervals(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[AlfredInterval]:
-        """ALFRED's form: each vintage known at ``as_of`` with the real-time interval it was
-        current for, as known then (``realtime_end`` None: still current at ``as_of``)."""
-        return self.run(
-            _Queries.ranged(
-                table,
-                "intervals",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
+            result = (
+                session.connection()
+                .execution_options(stream_results=True, max_row_buffer=plan.batch_rows)
+                .execute(text(plan.query.sql), plan.query.parameters)
             )
-        )
+            for partition in result.partitions(plan.batch_rows):
+                yield from plan.query.convert(partition)
 
-    def backtest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        decision_times: Sequence[datetime],
-        *,
-        ingested_before: Replay = None,
-    ) -> list[AsOfValue]:
-        """The latest print of each series at each decision time (see :func:`join_as_of`):
-        one read of the release stream and one pass on the client, not one query per
-        decision time."""
-        query, times, ids = _Queries.backtest_stream(
-            table, series_ids, decision_times, ingested_before
-        )
-        if not times:
-            return []
-        stream: list[FactRow] = self.run(query)
-        return join_as_of(stream, times, ids)
+    run = sync_method(_Reads._run)
+    cutoff = sync_method(_Reads._cutoff)
+    as_of = sync_method(_Reads._as_of)
+    latest = sync_method(_Reads._latest)
+    first_release = sync_method(_Reads._first_release)
+    vintages = sync_method(_Reads._vintages)
+    cross_section = sync_method(_Reads._cross_section)
+    iter_vintages = stream_method(_Reads._iter_vintages)
+    vintage_dates = sync_method(_Reads._vintage_dates)
+    intervals = sync_method(_Reads._intervals)
+    backtest = sync_method(_Reads._backtest)
 
 
-class AsyncReader:
-    """The async twin of :class:`Reader` (asyncpg): same methods, same answers, awaited."""
+class AsyncReader(_Reads):
+    """The async counterpart of :class:`Reader` (asyncpg): same methods, same answers, awaited."""
 
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self.bind = bind
 
-    async def run(self, query: Query[T]) -> T:
-        """Execute a :class:`Query` and convert its rows."""
+    async def _drive(self, steps: Steps[T]) -> T:
         with translate_errors():
             async with AsyncExitStack() as stack:
-                connection = (
-                    await stack.enter_async_context(self.bind.connect())
-                    if isinstance(self.bind, AsyncEngine)
-                    else self.bind
-                )
-                query = await _with_cutoff_async(connection, query)
-                result = await connection.execute(text(query.sql), query.parameters)
-                rows = result.all()
-        return query.convert(rows)
+                return await run_async(steps, _AsyncSession(self.bind, stack).execute)
 
-    async def cutoff(self, *, at: datetime | None = None) -> Cutoff:
-        """See :meth:`Reader.cutoff`."""
-        return await self.run(_Queries.cutoff(at))
-
-    @overload
-    async def as_of(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    async def as_of(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    async def as_of(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`Reader.as_of`."""
-        return await self.run(
-            _Queries.as_of(
-                table,
-                series_ids=series_ids,
-                as_of=as_of,
-                start=start,
-                end=end,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    async def latest(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    async def latest(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    async def latest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`Reader.latest`."""
-        return await self.run(_Queries.latest(table, series_ids, as_of, ingested_before))
-
-    @overload
-    async def first_release(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    async def first_release(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    async def first_release(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`Reader.first_release`."""
-        return await self.run(
-            _Queries.ranged(
-                table,
-                "first_release",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    async def vintages(
-        self,
-        table: type[R],
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    async def vintages(
-        self,
-        table: UntypedRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    async def vintages(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`Reader.vintages`."""
-        return await self.run(
-            _Queries.ranged(
-                table,
-                "vintages",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    @overload
-    async def cross_section(
-        self,
-        table: type[R],
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[R]: ...
-
-    @overload
-    async def cross_section(
-        self,
-        table: UntypedRef,
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[FactRow]: ...
-
-    async def cross_section(
-        self,
-        table: TableRef,
-        obs_time: datetime,
-        *,
-        as_of: datetime,
-        series_ids: int | Iterable[int] | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`Reader.cross_section`."""
-        return await self.run(
-            _Queries.cross_section(table, obs_time, as_of, series_ids, ingested_before)
-        )
-
-    async def iter_vintages(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-        batch_rows: int = 10_000,
-    ) -> AsyncIterator[FactRow]:
-        """See :meth:`Reader.iter_vintages`."""
-        query = _Queries.ranged(
-            table,
-            "vintages",
-            series_ids=series_ids,
-            start=start,
-            end=end,
-            as_of=as_of,
-            ingested_before=ingested_before,
-        )
+    async def _stream(self, steps: Steps[Stream[FactRow]]) -> AsyncIterator[FactRow]:
         with translate_errors():
             async with AsyncExitStack() as stack:
-                connection = (
-                    await stack.enter_async_context(self.bind.connect())
-                    if isinstance(self.bind, AsyncEngine)
-                    else self.bind
-                )
-                query = await _with_cutoff_async(connection, query)
+                session = _AsyncSession(self.bind, stack)
+                plan = await run_async(steps, session.execute)
+                connection = await session.connection()
                 result = await connection.stream(
-                    text(query.sql).execution_options(max_row_buffer=batch_rows),
-                    query.parameters,
+                    text(plan.query.sql).execution_options(max_row_buffer=plan.batch_rows),
+                    plan.query.parameters,
                 )
-                async for partition in result.partitions(batch_rows):
-                    for row in query.convert(partition):
+                async for partition in result.partitions(plan.batch_rows):
+                    for row in plan.query.convert(partition):
                         yield row
 
-    @overload
-    async def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: int,
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[datetime]: ...
-
-    @overload
-    async def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: Iterable[int],
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> dict[int, list[datetime]]: ...
-
-    async def vintage_dates(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> Any:
-        """See :meth:`Reader.vintage_dates`."""
-        return await self.run(_Queries.vintage_dates(table, series_ids, as_of, ingested_before))
-
-    async def intervals(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[AlfredInterval]:
-        """See :meth:`Reader.intervals`."""
-        return await self.run(
-            _Queries.ranged(
-                table,
-                "intervals",
-                series_ids=series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    async def backtest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        decision_times: Sequence[datetime],
-        *,
-        ingested_before: Replay = None,
-    ) -> list[AsOfValue]:
-        """See :meth:`Reader.backtest`."""
-        query, times, ids = _Queries.backtest_stream(
-            table, series_ids, decision_times, ingested_before
-        )
-        if not times:
-            return []
-        stream: list[FactRow] = await self.run(query)
-        return join_as_of(stream, times, ids)
+    run = async_method(_Reads._run)
+    cutoff = async_method(_Reads._cutoff)
+    as_of = async_method(_Reads._as_of)
+    latest = async_method(_Reads._latest)
+    first_release = async_method(_Reads._first_release)
+    vintages = async_method(_Reads._vintages)
+    cross_section = async_method(_Reads._cross_section)
+    iter_vintages = async_stream_method(_Reads._iter_vintages)
+    vintage_dates = async_method(_Reads._vintage_dates)
+    intervals = async_method(_Reads._intervals)
+    backtest = async_method(_Reads._backtest)
