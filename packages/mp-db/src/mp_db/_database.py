@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from mp_config import PostgresSettings
 from mp_config.steps import Steps, async_method, named_like, sync_method
 from mp_db._catalog import AsyncCatalog, Catalog
-from mp_db._engines import create_async_db_engine, create_sync_engine
-from mp_db._errors import translate_errors, translate_errors_async
+from mp_db._engines import create_db_engine, create_db_engine_async
+from mp_db._error_mapping import translate_errors, translate_errors_async
 from mp_db._health import HealthReport, check_health, check_health_async
 from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
@@ -117,7 +117,7 @@ class Database(_Databases[Engine, Reader, Catalog]):
         ...     db.reader.as_of("macro_observations", [1, 2], as_of=when)
     """
 
-    _create_engine = staticmethod(create_sync_engine)
+    _create_engine = staticmethod(create_db_engine)
     _reader_type = Reader
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
@@ -158,7 +158,7 @@ class Database(_Databases[Engine, Reader, Catalog]):
 class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
     """Async access to mp's database (asyncpg): :class:`Database`'s methods, awaited."""
 
-    _create_engine = staticmethod(create_async_db_engine)
+    _create_engine = staticmethod(create_db_engine_async)
     _reader_type = AsyncReader
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS

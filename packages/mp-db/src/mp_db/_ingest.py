@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
-from mp_db._errors import translate_errors
+from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
     INGEST_WORK_MEM,
     PER_SERIES_LOCK_LIMIT,
@@ -538,7 +538,7 @@ class _SyncIngests(_Ingests[Connection | Engine]):
             time.sleep(request.seconds)
             return None
         if isinstance(request, _Invalidate):
-            request.cache.sync(request.series_ids)
+            request.cache.invalidate(request.series_ids)
             return None
         target, work = request.target, request.work
         with translate_errors():
@@ -579,7 +579,7 @@ class _AsyncIngests(_Ingests[AsyncConnection | AsyncEngine]):
             await asyncio.sleep(request.seconds)
             return None
         if isinstance(request, _Invalidate):
-            await request.cache.async_(request.series_ids)
+            await request.cache.invalidate_async(request.series_ids)
             return None
         target, work = request.target, request.work
         with translate_errors():

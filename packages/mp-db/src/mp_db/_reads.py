@@ -33,7 +33,7 @@ from mp_db._arguments import (
     series_list,
 )
 from mp_db._cutoff import Cutoff
-from mp_db._errors import translate_errors
+from mp_db._error_mapping import translate_errors
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
 from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
