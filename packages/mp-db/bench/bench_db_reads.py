@@ -28,7 +28,7 @@ from bench_db_data import AS_OF, DataSet, as_dicts, as_tuples, business_days, cr
 from sqlalchemy import Connection, text
 
 from mp_db import AsOfValue, FactRow, MacroObservationRow, Query, Reader, ingest
-from mp_db._reads import Ranged, _Queries
+from mp_db._read_queries import Ranged, _Queries
 from mp_db._rows import row_fields
 
 __all__ = [

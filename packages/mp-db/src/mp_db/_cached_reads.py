@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
 from mp_db._arguments import BEGINNING, END_OF_TIME
 from mp_db._cutoff import Cutoff
-from mp_db._reads import AsyncReader, Fetch, Query, Ranged, Reader, Replay, _Queries, _Reads
+from mp_db._read_queries import Query, Ranged, Replay, _Queries
+from mp_db._reads import AsyncReader, Fetch, Reader, _Reads
 from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, row_fields
 from mp_db._tables import TableRef, resolve_table
 
