@@ -28,7 +28,7 @@ from bench_db_data import AS_OF, DataSet, as_dicts, as_tuples, business_days, cr
 from sqlalchemy import Connection, text
 
 from mp_db import AsOfValue, FactRow, MacroObservationRow, Query, Reader, ingest
-from mp_db._reads import _Queries
+from mp_db._read_queries import Ranged, _Queries
 from mp_db._rows import row_fields
 
 __all__ = [
@@ -214,7 +214,7 @@ def build_shapes(
     cross = _Queries.cross_section(ROW, CROSS_SECTION_DAY, AS_OF, None, None)
     first = _Queries.ranged(
         ROW,
-        "first_release",
+        Ranged.FIRST_RELEASE,
         series_ids=one,
         start=None,
         end=None,

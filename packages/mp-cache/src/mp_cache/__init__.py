@@ -29,10 +29,11 @@ from mp_cache._clients import (
     client_options,
     create_async_client,
     create_client,
+    create_client_async,
     max_call_seconds,
 )
 from mp_cache._codec import FORMAT_VERSION, LatestValue
-from mp_cache._health import Health, async_health, health
+from mp_cache._health import Health, async_health, health, health_async
 from mp_cache._keys import DEFAULT_NAMESPACE, KeyScheme, SeriesId
 from mp_cache._limiter import (
     DEFAULT_LIMITER_NAMESPACE,
@@ -108,6 +109,8 @@ __all__ = [
     "client_options",
     "create_async_client",
     "create_client",
+    "create_client_async",
     "health",
+    "health_async",
     "max_call_seconds",
 ]

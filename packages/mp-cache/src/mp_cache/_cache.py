@@ -1,4 +1,7 @@
-"""The cache: :class:`Cache` (sync) and :class:`AsyncCache`, thin shells over one logic.
+"""The cache: :class:`Cache` (sync) and :class:`AsyncCache`, made from one logic.
+
+Every method is written once, as steps (:mod:`mp_cache._cache_logic`); the two classes only
+say how to run them (:mod:`mp_config.steps`).
 
 Reads never raise because of Redis: a fault, a stall, an open circuit breaker, a foreign or
 corrupt payload are all misses, and the loader answers. The loader's own exceptions do
@@ -9,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from mp_cache._breaker import CircuitBreaker
 from mp_cache._cache_logic import CacheLogic, load_many, load_one, load_value
 from mp_cache._clients import AsyncClient, SyncClient, max_call_seconds
 from mp_cache._codec import LatestValue
-from mp_cache._driver import run_async, run_sync
+from mp_cache._driver import AsyncDriver, SyncDriver
 from mp_cache._keys import DEFAULT_NAMESPACE, KeyScheme, SeriesId
+from mp_cache._ops import Steps
 from mp_config import RedisSettings
+from mp_config.steps import async_method, sync_method
 
 __all__ = [
     "DEFAULT_AS_OF_QUERY",
@@ -28,6 +33,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+C = TypeVar("C")  # the redis-py client: sync or asyncio
 
 #: How long an unused generation token lives; losing one only turns entries into misses.
 DEFAULT_GENERATION_TTL_SECONDS: Final = 7 * 24 * 3600
@@ -44,16 +50,18 @@ def _series_list(series: SeriesId | Iterable[SeriesId]) -> list[SeriesId]:
     return list(series)
 
 
-class _CacheBase:
+class _CacheBase(Generic[C]):
     def __init__(
         self,
+        client: C,
         settings: RedisSettings,
         *,
-        namespace: str,
-        ttl_seconds: float | None,
-        generation_ttl_seconds: float,
-        breaker: CircuitBreaker | None,
+        namespace: str = DEFAULT_NAMESPACE,
+        ttl_seconds: float | None = None,
+        generation_ttl_seconds: float = DEFAULT_GENERATION_TTL_SECONDS,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self._client: C = client
         ttl = settings.default_ttl_seconds if ttl_seconds is None else ttl_seconds
         if ttl <= 0 or generation_ttl_seconds <= 0:
             raise ValueError("TTLs must be positive")
@@ -101,8 +109,78 @@ class _CacheBase:
         """
         return self._max_redis_delay
 
+    # --- the methods, written once: each returns the steps both classes run -----------------
 
-class Cache(_CacheBase):
+    def _get(self, key: str, default: Any = None) -> Steps[Any]:
+        """The cached value of ``key``, or ``default`` (also when Redis is unavailable)."""
+        hit, data = yield from self._logic.get(key)
+        return data if hit else default
+
+    def _get_many(self, keys: Sequence[str]) -> Steps[dict[str, Any]]:
+        """The cached values among ``keys`` (one MGET); misses are left out."""
+        return self._logic.get_many(keys)
+
+    def _set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> Steps[bool]:
+        """Store a JSON value; False when Redis did not store it (down, full).
+
+        Raises:
+            CodecError: ``value`` is not JSON (NaN, a datetime, an object).
+        """
+        return self._logic.set_many({key: value}, ttl_seconds)
+
+    def _set_many(
+        self, values: Mapping[str, Any], *, ttl_seconds: float | None = None
+    ) -> Steps[bool]:
+        """Store several JSON values in one pipeline; False unless all were stored.
+
+        Raises:
+            CodecError: a value is not JSON; nothing is sent.
+        """
+        return self._logic.set_many(values, ttl_seconds)
+
+    def _delete(self, *keys: str) -> Steps[int]:
+        """Delete plain values; returns how many existed.
+
+        Raises:
+            CacheUnavailableError: Redis could not be reached.
+        """
+        return self._logic.delete(keys)
+
+    def _invalidate(self, series: SeriesId | Iterable[SeriesId]) -> Steps[int]:
+        """Call after an ingest commit: every entry of these series becomes unreachable.
+
+        Returns how many series were invalidated.
+
+        Raises:
+            CacheUnavailableError: Redis could not be told. Retry: until then, entries of
+                these series may be served until their TTL ends.
+        """
+        return self._logic.invalidate(_series_list(series))
+
+    # The loader methods differ in their signature (a loader or a coroutine function), so
+    # each class states it; their bodies are these steps.
+
+    def _latest_steps(
+        self, series: SeriesId, loader: Callable[..., Any], as_of: datetime | None
+    ) -> Steps[LatestValue | None]:
+        found = yield from self._logic.latest_many([series], load_one(loader, series, as_of), as_of)
+        return found.get(series)
+
+    def _as_of_steps(
+        self,
+        series: SeriesId,
+        as_of: datetime,
+        loader: Callable[..., Any],
+        options: tuple[str, datetime | None, float | None],
+    ) -> Steps[Any]:
+        query, known_through, ttl_seconds = options
+        key = self._logic.keys.as_of(series, as_of, query=query, known_through=known_through)
+        load = load_value(loader, series)
+        answers = yield from self._logic.as_of_many([(series, key)], load, ttl_seconds)
+        return answers[series]
+
+
+class Cache(_CacheBase[SyncClient], SyncDriver):
     """A point-in-time-safe cache over a sync redis-py client.
 
     Args:
@@ -119,64 +197,20 @@ class Cache(_CacheBase):
         >>> cache.latest_many(["CPI", "GDP"], load_latest)  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        client: SyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_NAMESPACE,
-        ttl_seconds: float | None = None,
-        generation_ttl_seconds: float = DEFAULT_GENERATION_TTL_SECONDS,
-        breaker: CircuitBreaker | None = None,
-    ) -> None:
-        super().__init__(
-            settings,
-            namespace=namespace,
-            ttl_seconds=ttl_seconds,
-            generation_ttl_seconds=generation_ttl_seconds,
-            breaker=breaker,
-        )
-        self._client = client
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The cached value of ``key``, or ``default`` (also when Redis is unavailable)."""
-        hit, data = run_sync(self._client, self._logic.get(key))
-        return data if hit else default
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        """The cached values among ``keys`` (one MGET); misses are left out."""
-        return run_sync(self._client, self._logic.get_many(keys))
-
-    def set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> bool:
-        """Store a JSON value; False when Redis did not store it (down, full).
-
-        Raises:
-            CodecError: ``value`` is not JSON (NaN, a datetime, an object).
-        """
-        return run_sync(self._client, self._logic.set_many({key: value}, ttl_seconds))
-
-    def set_many(self, values: Mapping[str, Any], *, ttl_seconds: float | None = None) -> bool:
-        """Store several JSON values in one pipeline; False unless all were stored.
-
-        Raises:
-            CodecError: a value is not JSON; nothing is sent.
-        """
-        return run_sync(self._client, self._logic.set_many(values, ttl_seconds))
-
-    def delete(self, *keys: str) -> int:
-        """Delete plain values; returns how many existed.
-
-        Raises:
-            CacheUnavailableError: Redis could not be reached.
-        """
-        return run_sync(self._client, self._logic.delete(keys))
+    get = sync_method(_CacheBase._get)
+    get_many = sync_method(_CacheBase._get_many)
+    set = sync_method(_CacheBase._set)
+    set_many = sync_method(_CacheBase._set_many)
 
     def read_through(
         self, key: str, loader: Callable[[], T], *, ttl_seconds: float | None = None
     ) -> T:
         """The cached value of ``key``, else ``loader()``'s result, stored for next time."""
-        result: T = run_sync(self._client, self._logic.read_through(key, loader, ttl_seconds))
+        result: T = self._drive(self._logic.read_through(key, loader, ttl_seconds))
         return result
+
+    delete = sync_method(_CacheBase._delete)
+    invalidate = sync_method(_CacheBase._invalidate)
 
     def latest(
         self,
@@ -190,10 +224,7 @@ class Cache(_CacheBase):
         ``loader(series, as_of)`` answers misses (``None``: the series has no value yet).
         A cached latest value is used for ``as_of`` only if its knowledge_time <= ``as_of``.
         """
-        found = run_sync(
-            self._client, self._logic.latest_many([series], load_one(loader, series, as_of), as_of)
-        )
-        return found.get(series)
+        return self._drive(self._latest_steps(series, loader, as_of))
 
     def latest_many(
         self,
@@ -206,9 +237,7 @@ class Cache(_CacheBase):
 
         Series without a value are left out of the result.
         """
-        return run_sync(
-            self._client, self._logic.latest_many(series, load_many(loader, as_of), as_of)
-        )
+        return self._drive(self._logic.latest_many(series, load_many(loader, as_of), as_of))
 
     def as_of(
         self,
@@ -230,83 +259,32 @@ class Cache(_CacheBase):
             known_through: the ingestion cutoff the loader applies, if any.
             ttl_seconds: this entry's TTL.
         """
-        key = self._logic.keys.as_of(series, as_of, query=query, known_through=known_through)
-        answers = run_sync(
-            self._client,
-            self._logic.as_of_many([(series, key)], load_value(loader, series), ttl_seconds),
-        )
-        result: T = answers[series]
+        options = (query, known_through, ttl_seconds)
+        result: T = self._drive(self._as_of_steps(series, as_of, loader, options))
         return result
 
-    def invalidate(self, series: SeriesId | Iterable[SeriesId]) -> int:
-        """Call after an ingest commit: every entry of these series becomes unreachable.
 
-        Returns how many series were invalidated.
-
-        Raises:
-            CacheUnavailableError: Redis could not be told. Retry: until then, entries of
-                these series may be served until their TTL ends.
-        """
-        return run_sync(self._client, self._logic.invalidate(_series_list(series)))
-
-
-class AsyncCache(_CacheBase):
-    """The asyncio twin of :class:`Cache`: same rules, same keys; loaders are coroutines.
+class AsyncCache(_CacheBase[AsyncClient], AsyncDriver):
+    """The asyncio counterpart of :class:`Cache`: same rules, same keys; loaders are coroutines.
 
     A task cancelled during a Redis command is cancelled for good: redis-py drops the
     connection it was using, so its late reply can never be read by another command.
     """
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_NAMESPACE,
-        ttl_seconds: float | None = None,
-        generation_ttl_seconds: float = DEFAULT_GENERATION_TTL_SECONDS,
-        breaker: CircuitBreaker | None = None,
-    ) -> None:
-        super().__init__(
-            settings,
-            namespace=namespace,
-            ttl_seconds=ttl_seconds,
-            generation_ttl_seconds=generation_ttl_seconds,
-            breaker=breaker,
-        )
-        self._client = client
-
-    async def get(self, key: str, default: Any = None) -> Any:
-        """See :meth:`Cache.get`."""
-        hit, data = await run_async(self._client, self._logic.get(key))
-        return data if hit else default
-
-    async def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        """See :meth:`Cache.get_many`."""
-        return await run_async(self._client, self._logic.get_many(keys))
-
-    async def set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> bool:
-        """See :meth:`Cache.set`."""
-        return await run_async(self._client, self._logic.set_many({key: value}, ttl_seconds))
-
-    async def set_many(
-        self, values: Mapping[str, Any], *, ttl_seconds: float | None = None
-    ) -> bool:
-        """See :meth:`Cache.set_many`."""
-        return await run_async(self._client, self._logic.set_many(values, ttl_seconds))
-
-    async def delete(self, *keys: str) -> int:
-        """See :meth:`Cache.delete`."""
-        return await run_async(self._client, self._logic.delete(keys))
+    get = async_method(_CacheBase._get)
+    get_many = async_method(_CacheBase._get_many)
+    set = async_method(_CacheBase._set)
+    set_many = async_method(_CacheBase._set_many)
 
     async def read_through(
         self, key: str, loader: Callable[[], Awaitable[T]], *, ttl_seconds: float | None = None
     ) -> T:
         """See :meth:`Cache.read_through`; ``loader`` is awaited."""
-        result: T = await run_async(
-            self._client, self._logic.read_through(key, loader, ttl_seconds)
-        )
+        result: T = await self._drive(self._logic.read_through(key, loader, ttl_seconds))
         return result
+
+    delete = async_method(_CacheBase._delete)
+    invalidate = async_method(_CacheBase._invalidate)
 
     async def latest(
         self,
@@ -316,10 +294,7 @@ class AsyncCache(_CacheBase):
         as_of: datetime | None = None,
     ) -> LatestValue | None:
         """See :meth:`Cache.latest`."""
-        found = await run_async(
-            self._client, self._logic.latest_many([series], load_one(loader, series, as_of), as_of)
-        )
-        return found.get(series)
+        return await self._drive(self._latest_steps(series, loader, as_of))
 
     async def latest_many(
         self,
@@ -331,9 +306,7 @@ class AsyncCache(_CacheBase):
         as_of: datetime | None = None,
     ) -> dict[SeriesId, LatestValue]:
         """See :meth:`Cache.latest_many`."""
-        return await run_async(
-            self._client, self._logic.latest_many(series, load_many(loader, as_of), as_of)
-        )
+        return await self._drive(self._logic.latest_many(series, load_many(loader, as_of), as_of))
 
     async def as_of(
         self,
@@ -346,14 +319,6 @@ class AsyncCache(_CacheBase):
         ttl_seconds: float | None = None,
     ) -> T:
         """See :meth:`Cache.as_of`."""
-        key = self._logic.keys.as_of(series, as_of, query=query, known_through=known_through)
-        answers = await run_async(
-            self._client,
-            self._logic.as_of_many([(series, key)], load_value(loader, series), ttl_seconds),
-        )
-        result: T = answers[series]
+        options = (query, known_through, ttl_seconds)
+        result: T = await self._drive(self._as_of_steps(series, as_of, loader, options))
         return result
-
-    async def invalidate(self, series: SeriesId | Iterable[SeriesId]) -> int:
-        """See :meth:`Cache.invalidate`."""
-        return await run_async(self._client, self._logic.invalidate(_series_list(series)))

@@ -47,8 +47,9 @@ from mp_cache._codec import (
 )
 from mp_cache._keys import KeyScheme, SeriesId
 from mp_cache._ops import Call, Command, Eval, Mget, Op, Pipeline, Steps
+from mp_cache._redis_errors import required
 from mp_cache._scripts import GENERATION, INVALIDATE, SET_IF_GENERATION
-from mp_cache.exceptions import CodecError, unavailable_from
+from mp_cache.exceptions import CodecError
 
 __all__ = ["LATEST_QUERY", "CacheLogic", "Load", "load_many", "load_one", "load_value", "new_token"]
 
@@ -200,7 +201,7 @@ class CacheLogic:
         ]
         if not ops:
             return 0
-        replies = yield from self._must(Pipeline(ops), "delete")
+        replies = yield from required(Pipeline(ops), "delete")
         return sum(reply for reply in replies if isinstance(reply, int))
 
     def read_through(
@@ -370,17 +371,5 @@ class CacheLogic:
         ]
         if not ops:
             return 0
-        replies = yield from self._must(Pipeline(ops), "invalidate")
+        replies = yield from required(Pipeline(ops), "invalidate")
         return len(replies)
-
-    def _must(self, op: Pipeline, operation: str) -> Steps[list[Any]]:
-        try:
-            replies: list[Any] = yield op
-        except Exception as error:
-            if is_redis_fault(error):
-                raise unavailable_from(operation, error) from error
-            raise
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise unavailable_from(operation, reply) from reply
-        return replies

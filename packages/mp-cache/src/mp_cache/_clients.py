@@ -35,6 +35,7 @@ __all__ = [
     "client_options",
     "create_async_client",
     "create_client",
+    "create_client_async",
     "keepalive_options",
     "max_call_seconds",
 ]
@@ -179,7 +180,7 @@ def create_client(settings: RedisSettings) -> SyncClient:
     return redis.Redis(retry=retry, **_standalone_options(settings), **options)
 
 
-def create_async_client(settings: RedisSettings) -> AsyncClient:
+def create_client_async(settings: RedisSettings) -> AsyncClient:
     """An asyncio client for the topology ``settings.mode`` names (see :func:`create_client`).
 
     Raises:
@@ -200,3 +201,7 @@ def create_async_client(settings: RedisSettings) -> AsyncClient:
         client: redis.asyncio.Redis = sentinel.master_for(settings.sentinel_master, retry=retry)
         return client
     return redis.asyncio.Redis(retry=retry, **_standalone_options(settings), **options)
+
+
+#: The name before mp's one async convention (``name`` / ``name_async``), kept unchanged.
+create_async_client = create_client_async

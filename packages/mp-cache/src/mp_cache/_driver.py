@@ -1,7 +1,8 @@
 """Carry out :mod:`mp_cache._ops` requests on a sync or an asyncio redis-py client.
 
-These two runners are the only I/O code in mp-cache that exists twice. They differ in ``await``
-and in how they sleep, nothing else. An exception from Redis or from the loader is thrown into
+The two executors are the only I/O code in mp-cache that exists twice; the loop that runs the
+logic is mp's one runtime (:mod:`mp_config.steps`). They differ in ``await`` and in how they
+sleep, nothing else. An exception from Redis or from the loader is thrown into
 the logic at the point of the request, which decides whether it is absorbed (a cache read) or
 propagates (a loader failure, a lock or limiter call). A ``BaseException`` such as
 ``asyncio.CancelledError`` is never thrown in: the logic is closed and the cancellation goes on,
@@ -11,6 +12,7 @@ so no half-finished step can run after it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import time
 from typing import Any, TypeVar
@@ -22,8 +24,9 @@ from redis.exceptions import NoScriptError, ResponseError
 from mp_cache._clients import AsyncClient, SyncClient
 from mp_cache._ops import Command, Eval, Mget, Op, Pipeline, Sleep, Steps
 from mp_cache.exceptions import CacheConfigError
+from mp_config import steps as runtime
 
-__all__ = ["run_async", "run_sync"]
+__all__ = ["AsyncDriver", "SyncDriver", "run_async", "run_sync"]
 
 T = TypeVar("T")
 
@@ -93,22 +96,7 @@ def _execute_sync(client: SyncClient, op: Op) -> Any:
 
 def run_sync(client: SyncClient, steps: Steps[T]) -> T:
     """Run ``steps`` to completion against a sync client and return its answer."""
-    reply: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                op = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as stop:
-                answer: T = stop.value
-                return answer
-            reply, error = None, None
-            try:
-                reply = _execute_sync(client, op)
-            except Exception as caught:  # noqa: BLE001 - handed to the logic, which decides
-                error = caught
-    finally:
-        steps.close()
+    return runtime.run(steps, functools.partial(_execute_sync, client))
 
 
 # --- asyncio ----------------------------------------------------------------------------------
@@ -158,19 +146,22 @@ async def _execute_async(client: AsyncClient, op: Op) -> Any:
 
 async def run_async(client: AsyncClient, steps: Steps[T]) -> T:
     """Run ``steps`` to completion against an asyncio client and return its answer."""
-    reply: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                op = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as stop:
-                answer: T = stop.value
-                return answer
-            reply, error = None, None
-            try:
-                reply = await _execute_async(client, op)
-            except Exception as caught:  # noqa: BLE001 - handed to the logic, which decides
-                error = caught
-    finally:
-        steps.close()
+    return await runtime.run_async(steps, functools.partial(_execute_async, client))
+
+
+class SyncDriver:
+    """Mixin of mp-cache's sync classes: runs their steps on their sync client."""
+
+    _client: SyncClient
+
+    def _drive(self, steps: Steps[T]) -> T:
+        return run_sync(self._client, steps)
+
+
+class AsyncDriver:
+    """Mixin of mp-cache's asyncio classes: runs their steps on their asyncio client."""
+
+    _client: AsyncClient
+
+    async def _drive(self, steps: Steps[T]) -> T:
+        return await run_async(self._client, steps)

@@ -14,7 +14,7 @@ from mp_cache._clients import AsyncClient, SyncClient
 from mp_cache._driver import run_async, run_sync
 from mp_cache._ops import Command, Steps
 
-__all__ = ["Health", "async_health", "health"]
+__all__ = ["Health", "async_health", "health", "health_async"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,11 @@ def health(client: SyncClient) -> Health:
     return run_sync(client, _steps(mode))
 
 
-async def async_health(client: AsyncClient) -> Health:
+async def health_async(client: AsyncClient) -> Health:
     """PING and INFO through an asyncio client; never raises for a Redis fault."""
     mode = "cluster" if isinstance(client, redis.asyncio.cluster.RedisCluster) else "standalone"
     return await run_async(client, _steps(mode))
+
+
+#: The name before mp's one async convention (``name`` / ``name_async``), kept unchanged.
+async_health = health_async

@@ -17,21 +17,21 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
-from mp_cache._breaker import is_redis_fault
 from mp_cache._clients import AsyncClient, SyncClient
-from mp_cache._driver import run_async, run_sync
+from mp_cache._driver import AsyncDriver, SyncDriver
 from mp_cache._keys import KeyScheme
 from mp_cache._ops import Eval, Pipeline, Sleep, Steps
+from mp_cache._redis_errors import required
 from mp_cache._scripts import TOKEN_BUCKET
 from mp_cache.exceptions import (
     CacheConfigError,
     RateLimitNotConfiguredError,
     RateLimitTimeoutError,
-    unavailable_from,
 )
 from mp_config import RateLimit, RedisSettings
+from mp_config.steps import async_method, sync_method
 
 __all__ = [
     "DEFAULT_LIMITER_NAMESPACE",
@@ -40,6 +40,9 @@ __all__ = [
     "Decision",
     "RateLimiter",
 ]
+
+T = TypeVar("T")
+C = TypeVar("C")  # the redis-py client: sync or asyncio
 
 #: Namespace of the buckets, under ``MP_REDIS_KEY_PREFIX``.
 DEFAULT_LIMITER_NAMESPACE: Final = "ratelimit"
@@ -91,28 +94,14 @@ class _LimiterLogic:
         return Decision(bool(int(allowed)), float(wait), float(remaining))
 
     def acquire(self, source: str, tokens: float) -> Steps[Decision]:
-        op = self._eval(source, tokens)
-        try:
-            reply = yield op
-        except Exception as error:
-            if is_redis_fault(error):
-                raise unavailable_from("rate limit", error) from error
-            raise
+        reply = yield from required(self._eval(source, tokens), "rate limit")
         return self._decision(reply)
 
     def acquire_many(self, requests: Sequence[tuple[str, float]]) -> Steps[list[Decision]]:
         ops = [self._eval(source, tokens) for source, tokens in requests]
         if not ops:
             return []
-        try:
-            replies: list[Any] = yield Pipeline(ops)
-        except Exception as error:
-            if is_redis_fault(error):
-                raise unavailable_from("rate limit", error) from error
-            raise
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise unavailable_from("rate limit", reply) from reply
+        replies: list[Any] = yield from required(Pipeline(ops), "rate limit")
         return [self._decision(reply) for reply in replies]
 
     def wait(
@@ -132,15 +121,17 @@ class _LimiterLogic:
             yield Sleep(decision.wait_seconds + random.uniform(0, jitter))  # noqa: S311 - jitter
 
 
-class _LimiterBase:
+class _LimiterBase(Generic[C]):
     def __init__(
         self,
+        client: C,
         settings: RedisSettings,
         *,
-        namespace: str,
-        limits: Mapping[str, RateLimit] | None,
-        clock: Callable[[], float],
+        namespace: str = DEFAULT_LIMITER_NAMESPACE,
+        limits: Mapping[str, RateLimit] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._client: C = client
         self._logic = _LimiterLogic(
             KeyScheme(settings.key_prefix, namespace),
             settings.rate_limits if limits is None else limits,
@@ -164,8 +155,38 @@ class _LimiterBase:
         """
         return self._logic.limit_for(source)
 
+    def _acquire(self, source: str, tokens: float = 1) -> Steps[Decision]:
+        """Take ``tokens`` now if the bucket has them; never waits.
 
-class RateLimiter(_LimiterBase):
+        Raises:
+            RateLimitNotConfiguredError: no limit applies to ``source``.
+            CacheConfigError: ``tokens`` is not positive or exceeds the bucket.
+            CacheUnavailableError: Redis could not be asked.
+        """
+        return self._logic.acquire(source, tokens)
+
+    def _acquire_many(self, requests: Sequence[tuple[str, float]]) -> Steps[list[Decision]]:
+        """Several ``(source, tokens)`` checks in one pipeline (one round trip)."""
+        return self._logic.acquire_many(requests)
+
+    def _wait_until_allowed(
+        self,
+        source: str,
+        tokens: float = 1,
+        *,
+        timeout: float | None = None,
+    ) -> Steps[Decision]:
+        """Wait until ``tokens`` are granted.
+
+        Raises:
+            RateLimitTimeoutError: the bucket's own estimate says they cannot be had within
+                ``timeout`` seconds (raised as soon as that is known, not at the deadline).
+            CacheUnavailableError: Redis could not be asked.
+        """
+        return self._logic.wait(source, tokens, timeout, self._clock)
+
+
+class RateLimiter(_LimiterBase[SyncClient], SyncDriver):
     """Per-source token buckets in Redis, for sync connectors.
 
     Args:
@@ -176,74 +197,14 @@ class RateLimiter(_LimiterBase):
         clock: a monotonic clock for ``wait_until_allowed``'s timeout.
     """
 
-    def __init__(
-        self,
-        client: SyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_LIMITER_NAMESPACE,
-        limits: Mapping[str, RateLimit] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(settings, namespace=namespace, limits=limits, clock=clock)
-        self._client = client
-
-    def acquire(self, source: str, tokens: float = 1) -> Decision:
-        """Take ``tokens`` now if the bucket has them; never waits.
-
-        Raises:
-            RateLimitNotConfiguredError: no limit applies to ``source``.
-            CacheConfigError: ``tokens`` is not positive or exceeds the bucket.
-            CacheUnavailableError: Redis could not be asked.
-        """
-        return run_sync(self._client, self._logic.acquire(source, tokens))
-
-    def acquire_many(self, requests: Sequence[tuple[str, float]]) -> list[Decision]:
-        """Several ``(source, tokens)`` checks in one pipeline (one round trip)."""
-        return run_sync(self._client, self._logic.acquire_many(requests))
-
-    def wait_until_allowed(
-        self, source: str, tokens: float = 1, *, timeout: float | None = None
-    ) -> Decision:
-        """Block until ``tokens`` are granted.
-
-        Raises:
-            RateLimitTimeoutError: the bucket's own estimate says they cannot be had within
-                ``timeout`` seconds (raised as soon as that is known, not at the deadline).
-            CacheUnavailableError: Redis could not be asked.
-        """
-        return run_sync(self._client, self._logic.wait(source, tokens, timeout, self._clock))
+    acquire = sync_method(_LimiterBase._acquire)
+    acquire_many = sync_method(_LimiterBase._acquire_many)
+    wait_until_allowed = sync_method(_LimiterBase._wait_until_allowed)
 
 
-class AsyncRateLimiter(_LimiterBase):
-    """The asyncio twin of :class:`RateLimiter`."""
+class AsyncRateLimiter(_LimiterBase[AsyncClient], AsyncDriver):
+    """The asyncio counterpart of :class:`RateLimiter`: same methods, awaited."""
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_LIMITER_NAMESPACE,
-        limits: Mapping[str, RateLimit] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(settings, namespace=namespace, limits=limits, clock=clock)
-        self._client = client
-
-    async def acquire(self, source: str, tokens: float = 1) -> Decision:
-        """See :meth:`RateLimiter.acquire`."""
-        return await run_async(self._client, self._logic.acquire(source, tokens))
-
-    async def acquire_many(self, requests: Sequence[tuple[str, float]]) -> list[Decision]:
-        """See :meth:`RateLimiter.acquire_many`."""
-        return await run_async(self._client, self._logic.acquire_many(requests))
-
-    async def wait_until_allowed(
-        self,
-        source: str,
-        tokens: float = 1,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 - an mp error, never a cancellation
-    ) -> Decision:
-        """See :meth:`RateLimiter.wait_until_allowed`."""
-        return await run_async(self._client, self._logic.wait(source, tokens, timeout, self._clock))
+    acquire = async_method(_LimiterBase._acquire)
+    acquire_many = async_method(_LimiterBase._acquire_many)
+    wait_until_allowed = async_method(_LimiterBase._wait_until_allowed)

@@ -20,16 +20,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, Generic, TypeVar
 
-from mp_cache._breaker import is_redis_fault
 from mp_cache._clients import AsyncClient, SyncClient
-from mp_cache._driver import run_async, run_sync
+from mp_cache._driver import AsyncDriver, SyncDriver
 from mp_cache._keys import KeyScheme
-from mp_cache._ops import Eval, Op, Sleep, Steps
+from mp_cache._ops import Eval, Sleep, Steps
+from mp_cache._redis_errors import required
 from mp_cache._scripts import LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE
-from mp_cache.exceptions import CacheError, LockLostError, LockNotAcquiredError, unavailable_from
+from mp_cache.exceptions import CacheError, LockLostError, LockNotAcquiredError
 from mp_config import RedisSettings
+from mp_config.steps import async_method, sync_method
 
 __all__ = [
     "DEFAULT_LOCK_NAMESPACE",
@@ -39,6 +40,9 @@ __all__ = [
     "Lease",
     "Locks",
 ]
+
+T = TypeVar("T")
+C = TypeVar("C")  # the redis-py client: sync or asyncio
 
 #: Namespace of leases, under ``MP_REDIS_KEY_PREFIX``.
 DEFAULT_LOCK_NAMESPACE: Final = "locks"
@@ -76,18 +80,10 @@ class _LockLogic:
         self.keys = keys
         self.retry_seconds = retry_seconds
 
-    def _run(self, op: Op, operation: str) -> Steps[Any]:
-        try:
-            return (yield op)
-        except Exception as error:
-            if is_redis_fault(error):
-                raise unavailable_from(operation, error) from error
-            raise
-
     def try_acquire(self, name: str, ttl_seconds: float) -> Steps[Lease | None]:
         token = os.urandom(16).hex()
         lease_key, fence_key = self.keys.lock(name)
-        fence = yield from self._run(
+        fence = yield from required(
             Eval(LOCK_ACQUIRE, (lease_key, fence_key), (token, _ms(ttl_seconds))), "acquire lock"
         )
         if not fence:
@@ -112,29 +108,31 @@ class _LockLogic:
 
     def release(self, lease: Lease) -> Steps[bool]:
         lease_key, _ = self.keys.lock(lease.name)
-        deleted = yield from self._run(
+        deleted = yield from required(
             Eval(LOCK_RELEASE, (lease_key,), (lease.token,)), "release lock"
         )
         return bool(deleted)
 
     def extend(self, lease: Lease, ttl_seconds: float) -> Steps[bool]:
         lease_key, _ = self.keys.lock(lease.name)
-        extended = yield from self._run(
+        extended = yield from required(
             Eval(LOCK_EXTEND, (lease_key,), (lease.token, _ms(ttl_seconds))), "extend lock"
         )
         return bool(extended)
 
 
-class _LocksBase:
+class _LocksBase(Generic[C]):
     def __init__(
         self,
+        client: C,
         settings: RedisSettings,
         *,
-        namespace: str,
-        ttl_seconds: float,
-        retry_seconds: float,
-        clock: Callable[[], float],
+        namespace: str = DEFAULT_LOCK_NAMESPACE,
+        ttl_seconds: float = DEFAULT_LOCK_TTL_SECONDS,
+        retry_seconds: float = DEFAULT_LOCK_RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._client: C = client
         _ms(ttl_seconds)
         self._logic = _LockLogic(KeyScheme(settings.key_prefix, namespace), retry_seconds)
         self._ttl_seconds = ttl_seconds
@@ -151,8 +149,41 @@ class _LocksBase:
     def _ttl(self, ttl_seconds: float | None) -> float:
         return self._ttl_seconds if ttl_seconds is None else ttl_seconds
 
+    # --- the methods, written once: each returns the steps both classes run -----------------
 
-class Locks(_LocksBase):
+    def _try_acquire(self, name: str, *, ttl_seconds: float | None = None) -> Steps[Lease | None]:
+        """The lease if nobody holds it now, else ``None``; never waits.
+
+        Raises:
+            CacheUnavailableError: Redis could not be asked.
+        """
+        return self._logic.try_acquire(name, self._ttl(ttl_seconds))
+
+    def _acquire(
+        self,
+        name: str,
+        *,
+        ttl_seconds: float | None = None,
+        timeout: float | None = None,
+    ) -> Steps[Lease]:
+        """Wait for the lease (forever when ``timeout`` is None).
+
+        Raises:
+            LockNotAcquiredError: another owner held it for ``timeout`` seconds.
+            CacheUnavailableError: Redis could not be asked.
+        """
+        return self._logic.acquire(name, self._ttl(ttl_seconds), timeout, self._clock)
+
+    def _release(self, lease: Lease) -> Steps[bool]:
+        """Give the lease back; False if it is no longer this owner's (expired, taken over)."""
+        return self._logic.release(lease)
+
+    def _extend(self, lease: Lease, *, ttl_seconds: float | None = None) -> Steps[bool]:
+        """Restart the lease's TTL; False if it is no longer this owner's."""
+        return self._logic.extend(lease, self._ttl(ttl_seconds))
+
+
+class Locks(_LocksBase[SyncClient], SyncDriver):
     """Named leases in Redis for sync jobs.
 
     Args:
@@ -168,52 +199,10 @@ class Locks(_LocksBase):
         ...     write_batch(fence=lease.fencing_token)
     """
 
-    def __init__(
-        self,
-        client: SyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_LOCK_NAMESPACE,
-        ttl_seconds: float = DEFAULT_LOCK_TTL_SECONDS,
-        retry_seconds: float = DEFAULT_LOCK_RETRY_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(
-            settings,
-            namespace=namespace,
-            ttl_seconds=ttl_seconds,
-            retry_seconds=retry_seconds,
-            clock=clock,
-        )
-        self._client = client
-
-    def try_acquire(self, name: str, *, ttl_seconds: float | None = None) -> Lease | None:
-        """The lease if nobody holds it now, else ``None``; never waits.
-
-        Raises:
-            CacheUnavailableError: Redis could not be asked.
-        """
-        return run_sync(self._client, self._logic.try_acquire(name, self._ttl(ttl_seconds)))
-
-    def acquire(
-        self, name: str, *, ttl_seconds: float | None = None, timeout: float | None = None
-    ) -> Lease:
-        """Wait for the lease (forever when ``timeout`` is None).
-
-        Raises:
-            LockNotAcquiredError: another owner held it for ``timeout`` seconds.
-            CacheUnavailableError: Redis could not be asked.
-        """
-        steps = self._logic.acquire(name, self._ttl(ttl_seconds), timeout, self._clock)
-        return run_sync(self._client, steps)
-
-    def release(self, lease: Lease) -> bool:
-        """Give the lease back; False if it is no longer this owner's (expired, taken over)."""
-        return run_sync(self._client, self._logic.release(lease))
-
-    def extend(self, lease: Lease, *, ttl_seconds: float | None = None) -> bool:
-        """Restart the lease's TTL; False if it is no longer this owner's."""
-        return run_sync(self._client, self._logic.extend(lease, self._ttl(ttl_seconds)))
+    try_acquire = sync_method(_LocksBase._try_acquire)
+    acquire = sync_method(_LocksBase._acquire)
+    release = sync_method(_LocksBase._release)
+    extend = sync_method(_LocksBase._extend)
 
     @contextmanager
     def hold(
@@ -238,51 +227,13 @@ class Locks(_LocksBase):
             raise LockLostError(name, "release")
 
 
-class AsyncLocks(_LocksBase):
-    """The asyncio twin of :class:`Locks`."""
+class AsyncLocks(_LocksBase[AsyncClient], AsyncDriver):
+    """The asyncio counterpart of :class:`Locks`: same methods, awaited; ``hold`` is async."""
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        settings: RedisSettings,
-        *,
-        namespace: str = DEFAULT_LOCK_NAMESPACE,
-        ttl_seconds: float = DEFAULT_LOCK_TTL_SECONDS,
-        retry_seconds: float = DEFAULT_LOCK_RETRY_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(
-            settings,
-            namespace=namespace,
-            ttl_seconds=ttl_seconds,
-            retry_seconds=retry_seconds,
-            clock=clock,
-        )
-        self._client = client
-
-    async def try_acquire(self, name: str, *, ttl_seconds: float | None = None) -> Lease | None:
-        """See :meth:`Locks.try_acquire`."""
-        steps = self._logic.try_acquire(name, self._ttl(ttl_seconds))
-        return await run_async(self._client, steps)
-
-    async def acquire(
-        self,
-        name: str,
-        *,
-        ttl_seconds: float | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - an mp error, never a cancellation
-    ) -> Lease:
-        """See :meth:`Locks.acquire`."""
-        steps = self._logic.acquire(name, self._ttl(ttl_seconds), timeout, self._clock)
-        return await run_async(self._client, steps)
-
-    async def release(self, lease: Lease) -> bool:
-        """See :meth:`Locks.release`."""
-        return await run_async(self._client, self._logic.release(lease))
-
-    async def extend(self, lease: Lease, *, ttl_seconds: float | None = None) -> bool:
-        """See :meth:`Locks.extend`."""
-        return await run_async(self._client, self._logic.extend(lease, self._ttl(ttl_seconds)))
+    try_acquire = async_method(_LocksBase._try_acquire)
+    acquire = async_method(_LocksBase._acquire)
+    release = async_method(_LocksBase._release)
+    extend = async_method(_LocksBase._extend)
 
     @asynccontextmanager
     async def hold(

@@ -12,8 +12,14 @@ from mp_db._catalog import (
 )
 from mp_db._cutoff import Cutoff
 from mp_db._database import AsyncDatabase, Database
-from mp_db._engines import create_async_db_engine, create_sync_engine, session_parameters
-from mp_db._errors import classify_error, translate_errors
+from mp_db._engines import (
+    create_async_db_engine,
+    create_db_engine,
+    create_db_engine_async,
+    create_sync_engine,
+    session_parameters,
+)
+from mp_db._error_mapping import classify_error, translate_errors
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
@@ -147,6 +153,8 @@ __all__ = [
     "check_health_async",
     "classify_error",
     "create_async_db_engine",
+    "create_db_engine",
+    "create_db_engine_async",
     "create_sync_engine",
     "durability_warnings",
     "ingest",

@@ -32,25 +32,28 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from enum import Enum
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
+from mp_config.steps import Steps, async_method, run, run_async, sync_method
 from mp_db._arguments import BEGINNING, END_OF_TIME
 from mp_db._cutoff import Cutoff
-from mp_db._errors import translate_errors
-from mp_db._reads import AsyncReader, Reader, Replay, _Queries
+from mp_db._read_queries import Query, Ranged, Replay, _Queries
+from mp_db._reads import AsyncReader, Fetch, Reader, _Reads
 from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, row_fields
 from mp_db._tables import TableRef, resolve_table
 
 if TYPE_CHECKING:
-    from mp_cache import AsyncCache, Cache
+    # Named in strings in the readers' bases: mp-cache is an optional dependency.
+    from mp_cache import AsyncCache, Cache  # noqa: F401
 
 T = TypeVar("T")
+RD = TypeVar("RD", Reader, AsyncReader)
+CA = TypeVar("CA")  # the mp_cache Cache or AsyncCache
 
 __all__ = ["DEFAULT_MAX_STALENESS_SECONDS", "AsyncCachedReader", "CachedReader"]
 
@@ -186,60 +189,77 @@ def _times_digest(times: Iterable[datetime]) -> str:
     return hashlib.sha256(text_.encode()).hexdigest()[:32]
 
 
-# --- the logic, written once: generators yielding the calls the two drivers carry out -----------
+# --- the logic, written once: generators yielding the requests the two drivers carry out --------
+
+#: The plain reads' logic: its steps yield :class:`~mp_db._reads.Fetch` requests that the
+#: reader's driver runs (it holds no state of its own).
+_READS: Final = _Reads()
 
 
-@dataclass(frozen=True)
-class _Sql:
-    """Run one statement on the reader's bind; the fetched rows are sent back."""
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """Run a plain read's steps on the reader (its driver, its connection); send the answer."""
 
-    sql: str
-    parameters: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Read:
-    """``reader.<method>(*args, **kwargs)``; ``post(result)`` is sent back."""
-
-    method: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    post: Callable[[Any], Any]
+    steps: Steps[Any]
 
 
-@dataclass(frozen=True)
-class _Cached:
-    """``cache.<method>(*args, loader, **kwargs)``; ``loader(*loader_args)`` is a :class:`_Read`
-    that the driver runs (awaited on the async side)."""
+@dataclass(frozen=True, slots=True)
+class _CachedAsOf:
+    """``cache.as_of(series_id, as_of, loader, query=query)``; the loader runs ``load()``'s
+    steps on the reader."""
 
-    method: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    loader: Callable[..., _Read]
+    series_id: int
+    as_of: datetime
+    query: str
+    load: Callable[[], Steps[Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class _CachedLatest:
+    """``cache.latest_many(series_ids, loader, as_of=as_of)``; the loader runs
+    ``load(missing, as_of)``'s steps on the reader."""
+
+    series_ids: list[int]
+    as_of: datetime | None
+    load: Callable[[list[Any], datetime | None], Steps[Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Drop:
     """Replace the generations of stale entries; sends True, or False if Redis was not told."""
 
     series_ids: list[int]
 
 
-_Steps = Generator[Any, Any, T]
+class _Windowed(Enum):
+    """The cached reads over an observation window, and the plain read that answers a miss."""
+
+    AS_OF = "as_of"
+    FIRST_RELEASE = "first_release"
+
+    def read(self, name: str, series_id: int, **options: Any) -> Steps[list[FactRow]]:
+        if self is _Windowed.AS_OF:
+            return _READS._as_of(name, series_id, **options)
+        return _READS._first_release(name, series_id, **options)
 
 
-def _check(log: _Log) -> _Steps[None]:
+def _statement(sql: str, parameters: dict[str, Any]) -> Steps[Any]:
+    return (yield Fetch(sql, parameters))
+
+
+def _check(log: _Log) -> Steps[None]:
     statement = log.due()
     if statement is not None:
-        rows = yield _Sql(*statement)
+        rows = yield _Load(_statement(*statement))
         log.absorb(rows)
 
 
 class _Plan:
-    """A read answered per series: its table, its part of the key, and how to load one series."""
+    """A read answered per series: its table, its part of the key, and how to load one series
+    (steps giving its encoded answer)."""
 
     def __init__(
-        self, table: str, query: str, as_of: datetime, load: Callable[[int], _Read]
+        self, table: str, query: str, as_of: datetime, load: Callable[[int], Steps[Any]]
     ) -> None:
         self.table, self.query, self.as_of, self.load = table, query, as_of, load
         self.row_type = ROW_TYPES[table]
@@ -248,29 +268,24 @@ class _Plan:
         return [_decode_row(self.row_type, values) for values in payload[2]]
 
 
-def _per_series(log: _Log, plan: _Plan, ids: list[int]) -> _Steps[dict[int, list[Any]]]:
+def _per_series(log: _Log, plan: _Plan, ids: list[int]) -> Steps[dict[int, list[Any]]]:
     """Each series' payload: the cache's when valid, else loaded (and cached)."""
     yield from _check(log)
     watermark = log.seen or 0
 
-    def loader(series_id: int) -> _Read:
-        read = plan.load(series_id)
-        return replace(read, post=lambda found: _payload(plan.table, watermark, read.post(found)))
+    def loader(series_id: int) -> Steps[list[Any]]:
+        answer = yield from plan.load(series_id)
+        return _payload(plan.table, watermark, answer)
 
     payloads: dict[int, list[Any]] = {}
     for series_id in ids:
-        cached = _Cached(
-            "as_of",
-            (series_id, plan.as_of),
-            {"query": plan.query},
-            lambda series_id=series_id: loader(series_id),
-        )
+        cached = _CachedAsOf(series_id, plan.as_of, plan.query, partial(loader, series_id))
         payload = yield cached
         if not _valid(payload, plan.table, series_id, log):
             dropped = _same_table(payload, plan.table) and (yield _Drop([series_id]))
             payload = (yield cached) if dropped else None
             if not _valid(payload, plan.table, series_id, log):
-                payload = yield loader(series_id)
+                payload = yield _Load(loader(series_id))
         payloads[series_id] = payload
     return payloads
 
@@ -284,19 +299,20 @@ def _same_table(payload: Any, table: str) -> bool:
 def _range_steps(
     log: _Log,
     *,
-    method: str,
+    read: _Windowed,
     table: TableRef,
     parameters: Mapping[str, Any],
     as_of: datetime,
     ingested_before: Replay,
-) -> _Steps[list[FactRow]]:
+) -> Steps[list[FactRow]]:
     name = resolve_table(table).name
     start, end = parameters["start"], parameters["end"]
-    query = f"{name}:{method}:{start.isoformat()}:{end.isoformat()}:{_replay_part(ingested_before)}"
+    replay = _replay_part(ingested_before)
+    query = f"{name}:{read.value}:{start.isoformat()}:{end.isoformat()}:{replay}"
 
-    def load(series_id: int) -> _Read:
+    def load(series_id: int) -> Steps[list[list[Any]]]:
         options = {"as_of": as_of, "start": start, "end": end, "ingested_before": ingested_before}
-        return _Read(method, (name, series_id), options, _encode_rows)
+        return _encode_rows((yield from read.read(name, series_id, **options)))
 
     plan = _Plan(name, query, as_of, load)
     ids = _ids(parameters)
@@ -310,23 +326,21 @@ def _encode_rows(rows: Iterable[FactRow]) -> list[list[Any]]:
 
 def _backtest_steps(
     log: _Log, table: TableRef, times: list[datetime], ids: list[int], ingested_before: Replay
-) -> _Steps[list[AsOfValue]]:
+) -> Steps[list[AsOfValue]]:
     name = resolve_table(table).name
     unique = sorted(set(times))
     query = f"{name}:backtest:{_times_digest(unique)}:{_replay_part(ingested_before)}"
 
-    def groups(found: list[AsOfValue]) -> list[list[list[Any]]]:
+    def load(series_id: int) -> Steps[list[list[list[Any]]]]:
+        found = yield from _READS._backtest(
+            name, series_id, unique, ingested_before=ingested_before
+        )
         # One list of rows per distinct decision time (empty: nothing known yet).
         by_time: dict[datetime, list[list[Any]]] = {moment: [] for moment in unique}
         for value in found:
             if value.row is not None:
                 by_time[value.decision_time].append(_encode_row(value.row))
         return [by_time[moment] for moment in unique]
-
-    def load(series_id: int) -> _Read:
-        return _Read(
-            "backtest", (name, series_id, unique), {"ingested_before": ingested_before}, groups
-        )
 
     plan = _Plan(name, query, unique[-1], load)
     payloads = yield from _per_series(log, plan, ids)
@@ -350,13 +364,15 @@ _LIVE_SECONDS: Final = 300.0
 
 def _latest_steps(
     log: _Log, table: TableRef, ids: list[int], moment: datetime, ingested_before: Replay
-) -> _Steps[list[FactRow]]:
+) -> Steps[list[FactRow]]:
     name = resolve_table(table).name
     if ingested_before is not None:
 
-        def load_one(series_id: int) -> _Read:
-            options = {"as_of": moment, "ingested_before": ingested_before}
-            return _Read("latest", (name, series_id), options, _encode_rows)
+        def load_one(series_id: int) -> Steps[list[list[Any]]]:
+            found = yield from _READS._latest(
+                name, series_id, as_of=moment, ingested_before=ingested_before
+            )
+            return _encode_rows(found)
 
         plan = _Plan(name, f"{name}:latest:{_replay_part(ingested_before)}", moment, load_one)
         payloads = yield from _per_series(log, plan, ids)
@@ -367,8 +383,12 @@ def _latest_steps(
     yield from _check(log)
     watermark = log.seen or 0
 
-    def values(found: list[FactRow], wanted: list[int]) -> dict[int, LatestValue]:
-        by_series: dict[int, list[FactRow]] = {series_id: [] for series_id in wanted}
+    def load(missing: list[int], as_of: datetime | None) -> Steps[dict[int, LatestValue]]:
+        # as_of None: the latest of every stored row. Its answer equals the answer as of any T
+        # at or after its newest knowledge_time (the cache serves it only for those).
+        when = END_OF_TIME if as_of is None else as_of
+        found = yield from _READS._latest(name, missing, as_of=when)
+        by_series: dict[int, list[FactRow]] = {series_id: [] for series_id in missing}
         for row in found:
             by_series[row.series_id].append(row)
         # A series with nothing known is an answer too ("nothing"), valid from the beginning.
@@ -380,19 +400,13 @@ def _latest_steps(
             for series_id, rows in by_series.items()
         }
 
-    def load(missing: list[int], as_of: datetime | None) -> _Read:
-        # as_of None: the latest of every stored row. Its answer equals the answer as of any T
-        # at or after its newest knowledge_time (the cache serves it only for those).
-        when = END_OF_TIME if as_of is None else as_of
-        return _Read("latest", (name, missing), {"as_of": when}, lambda rows: values(rows, missing))
-
     live = moment.timestamp() >= time.time() - _LIVE_SECONDS
     found: dict[int, LatestValue] = {}
     for as_of in (None, moment) if live else (moment,):
         wanted = [series_id for series_id in ids if series_id not in found]
         if not wanted:
             break
-        cached = _Cached("latest_many", (wanted,), {"as_of": as_of}, load)
+        cached = _CachedLatest(wanted, as_of, load)
         answers: Mapping[int, LatestValue] = yield cached
         stale = []
         for series_id, value in answers.items():
@@ -401,7 +415,7 @@ def _latest_steps(
             elif _same_table(value.data, name) and not log.fresh(series_id, value.data[1]):
                 stale.append(series_id)
         if stale and (yield _Drop(stale)):
-            again: Mapping[int, LatestValue] = yield replace(cached, args=(stale,))
+            again: Mapping[int, LatestValue] = yield replace(cached, series_ids=stale)
             found.update(
                 (series_id, value)
                 for series_id, value in again.items()
@@ -409,7 +423,7 @@ def _latest_steps(
             )
     missing = [series_id for series_id in ids if series_id not in found]
     if missing:
-        found.update((yield load(missing, moment)))
+        found.update((yield _Load(load(missing, moment))))
     return [
         _decode_row(ROW_TYPES[name], values)
         for series_id in ids
@@ -426,61 +440,122 @@ def _ids(parameters: Mapping[str, Any]) -> list[int]:
 # --- the readers: argument checks as the Reader's, then the logic on a driver ---------------------
 
 
-class _CachedReads:
-    """The read methods of both cached readers, as the logic's generators (arguments checked
+class _CachedReads(Generic[RD, CA]):
+    """The read methods of both cached readers, written once as steps (arguments checked
     exactly as :class:`~mp_db.Reader` checks them, before anything else happens)."""
 
-    def __init__(self, cache: Any, max_staleness_seconds: float) -> None:
-        self.cache = cache
-        self._log = _Log(max_staleness_seconds, cache.ttl_seconds + _LOG_MARGIN_SECONDS)
+    def __init__(
+        self,
+        reader: RD,
+        cache: CA,
+        *,
+        max_staleness_seconds: float = DEFAULT_MAX_STALENESS_SECONDS,
+    ) -> None:
+        self.reader: RD = reader
+        self.cache: CA = cache
+        ttl_seconds: float = cache.ttl_seconds  # type: ignore[attr-defined]  # a Cache
+        self._log = _Log(max_staleness_seconds, ttl_seconds + _LOG_MARGIN_SECONDS)
 
     @property
     def max_staleness_seconds(self) -> float:
         """How often, at most, this reader checks ``mp.ingest_log`` for missed invalidations."""
         return self._log.max_staleness
 
-    def _as_of(self, table: TableRef, series_ids: Any, **options: Any) -> _Steps[Any]:
-        query = _Queries.as_of(table, series_ids=series_ids, **options)
-        return _range_steps(
-            self._log,
-            method="as_of",
-            table=table,
-            parameters=query.parameters,
-            as_of=query.parameters["as_of"],
-            ingested_before=options["ingested_before"],
-        )
+    def _cutoff(self, *, at: datetime | None = None) -> Steps[Cutoff]:
+        """See :meth:`mp_db.Reader.cutoff`."""
+        cutoff: Cutoff = yield _Load(_READS._cutoff(at=at))
+        return cutoff
 
-    def _first_release(self, table: TableRef, series_ids: Any, **options: Any) -> _Steps[Any]:
-        query = _Queries.ranged(table, "first_release", series_ids=series_ids, **options)
-        return _range_steps(
+    def _as_of(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """See :meth:`mp_db.Reader.as_of`."""
+        query = _Queries.as_of(
+            table,
+            series_ids=series_ids,
+            as_of=as_of,
+            start=start,
+            end=end,
+            ingested_before=ingested_before,
+        )
+        return (yield from self._windowed(_Windowed.AS_OF, table, query, ingested_before))
+
+    def _first_release(
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """See :meth:`mp_db.Reader.first_release`."""
+        query = _Queries.ranged(
+            table,
+            Ranged.FIRST_RELEASE,
+            series_ids=series_ids,
+            start=start,
+            end=end,
+            as_of=as_of,
+            ingested_before=ingested_before,
+        )
+        return (yield from self._windowed(_Windowed.FIRST_RELEASE, table, query, ingested_before))
+
+    def _windowed(
+        self, read: _Windowed, table: TableRef, query: Query[Any], ingested_before: Replay
+    ) -> Steps[list[Any]]:
+        found: list[Any] = yield from _range_steps(
             self._log,
-            method="first_release",
+            read=read,
             table=table,
             parameters=query.parameters,
             as_of=query.parameters["as_of"],
-            ingested_before=options["ingested_before"],
+            ingested_before=ingested_before,
         )
+        return found
 
     def _latest(
-        self, table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
-    ) -> _Steps[Any]:
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        *,
+        as_of: datetime,
+        ingested_before: Replay = None,
+    ) -> Steps[list[Any]]:
+        """See :meth:`mp_db.Reader.latest`."""
         query = _Queries.latest(table, series_ids, as_of, ingested_before)
-        return _latest_steps(
-            self._log, table, _ids(query.parameters), query.parameters["as_of"], ingested_before
+        moment = query.parameters["as_of"]
+        found: list[Any] = yield from _latest_steps(
+            self._log, table, _ids(query.parameters), moment, ingested_before
         )
+        return found
 
     def _backtest(
-        self, table: TableRef, series_ids: Any, decision_times: Any, ingested_before: Replay
-    ) -> _Steps[Any] | None:
+        self,
+        table: TableRef,
+        series_ids: int | Iterable[int],
+        decision_times: Sequence[datetime],
+        *,
+        ingested_before: Replay = None,
+    ) -> Steps[list[AsOfValue]]:
+        """See :meth:`mp_db.Reader.backtest`."""
         _query, times, ids = _Queries.backtest_stream(
             table, series_ids, decision_times, ingested_before
         )
         if not times:
-            return None
-        return _backtest_steps(self._log, table, times, ids, ingested_before)
+            return []
+        return (yield from _backtest_steps(self._log, table, times, ids, ingested_before))
 
 
-class CachedReader(_CachedReads):
+class CachedReader(_CachedReads[Reader, "Cache"]):
     """A :class:`~mp_db.Reader` answered from mp's cache where the cache can answer.
 
     Over a connection held in one long (REPEATABLE READ) transaction, a hit can be newer than
@@ -501,241 +576,77 @@ class CachedReader(_CachedReads):
             every read).
     """
 
-    def __init__(
-        self,
-        reader: Reader,
-        cache: Cache,
-        *,
-        max_staleness_seconds: float = DEFAULT_MAX_STALENESS_SECONDS,
-    ) -> None:
-        super().__init__(cache, max_staleness_seconds)
-        self.reader = reader
+    def _drive(self, steps: Steps[T]) -> T:
+        return run(steps, self._execute)
 
-    def _run(self, steps: _Steps[T]) -> T:
-        answer: Any = None
+    def _execute(self, request: Any) -> Any:
+        drive = self.reader._drive
+        if isinstance(request, _Load):
+            return drive(request.steps)
+        if isinstance(request, _CachedAsOf):
+            load = request.load
+            return self.cache.as_of(
+                request.series_id, request.as_of, lambda: drive(load()), query=request.query
+            )
+        if isinstance(request, _CachedLatest):
+            load_many = request.load
+            return self.cache.latest_many(
+                request.series_ids,
+                lambda missing, as_of: drive(load_many(missing, as_of)),
+                as_of=request.as_of,
+            )
+        from mp_cache import CacheUnavailableError
+
         try:
-            while True:
-                answer = self._do(steps.send(answer))
-        except StopIteration as finished:
-            result: T = finished.value
-            return result
+            self.cache.invalidate(request.series_ids)
+        except CacheUnavailableError:
+            return False
+        return True
 
-    def _do(self, step: Any) -> Any:
-        if isinstance(step, _Read):
-            return step.post(getattr(self.reader, step.method)(*step.args, **step.kwargs))
-        if isinstance(step, _Cached):
-            loader = step.loader
+    cutoff = sync_method(_CachedReads._cutoff)
+    as_of = sync_method(_CachedReads._as_of)
+    first_release = sync_method(_CachedReads._first_release)
+    latest = sync_method(_CachedReads._latest)
+    backtest = sync_method(_CachedReads._backtest)
 
-            def load(*args: Any) -> Any:
-                return self._do(loader(*args))
 
-            return getattr(self.cache, step.method)(*step.args, load, **step.kwargs)
-        if isinstance(step, _Drop):
-            from mp_cache import CacheUnavailableError
+class AsyncCachedReader(_CachedReads[AsyncReader, "AsyncCache"]):
+    """The asyncio counterpart of :class:`CachedReader` over an :class:`~mp_db.AsyncReader`
+    and an :class:`mp_cache.AsyncCache`: same methods, same answers, awaited."""
 
-            try:
-                self.cache.invalidate(step.series_ids)
-            except CacheUnavailableError:
-                return False
-            return True
-        bind = self.reader.bind
-        with translate_errors():
-            if isinstance(bind, Engine):
-                with bind.connect() as connection:
-                    return connection.execute(text(step.sql), step.parameters).all()
-            assert isinstance(bind, Connection)
-            return bind.execute(text(step.sql), step.parameters).all()
+    async def _drive(self, steps: Steps[T]) -> T:
+        return await run_async(steps, self._execute)
 
-    def cutoff(self, *, at: datetime | None = None) -> Cutoff:
-        """See :meth:`mp_db.Reader.cutoff`."""
-        return self.reader.cutoff(at=at)
+    async def _execute(self, request: Any) -> Any:
+        drive = self.reader._drive
+        if isinstance(request, _Load):
+            return await drive(request.steps)
+        if isinstance(request, _CachedAsOf):
+            load = request.load
 
-    def as_of(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.as_of`."""
-        return self._run(
-            self._as_of(
-                table,
-                series_ids,
-                as_of=as_of,
-                start=start,
-                end=end,
-                ingested_before=ingested_before,
+            async def loader() -> Any:
+                return await drive(load())
+
+            return await self.cache.as_of(
+                request.series_id, request.as_of, loader, query=request.query
             )
-        )
+        if isinstance(request, _CachedLatest):
+            load_many = request.load
 
-    def first_release(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.first_release`."""
-        return self._run(
-            self._first_release(
-                table,
-                series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
+            async def many(missing: list[Any], as_of: datetime | None) -> Any:
+                return await drive(load_many(missing, as_of))
 
-    def latest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.latest`."""
-        return self._run(self._latest(table, series_ids, as_of, ingested_before))
+            return await self.cache.latest_many(request.series_ids, many, as_of=request.as_of)
+        from mp_cache import CacheUnavailableError
 
-    def backtest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        decision_times: Sequence[datetime],
-        *,
-        ingested_before: Replay = None,
-    ) -> list[AsOfValue]:
-        """See :meth:`mp_db.Reader.backtest`."""
-        steps = self._backtest(table, series_ids, decision_times, ingested_before)
-        return [] if steps is None else self._run(steps)
-
-
-class AsyncCachedReader(_CachedReads):
-    """The asyncio twin of :class:`CachedReader` over an :class:`~mp_db.AsyncReader` and an
-    :class:`mp_cache.AsyncCache`: same methods, same answers, awaited."""
-
-    def __init__(
-        self,
-        reader: AsyncReader,
-        cache: AsyncCache,
-        *,
-        max_staleness_seconds: float = DEFAULT_MAX_STALENESS_SECONDS,
-    ) -> None:
-        super().__init__(cache, max_staleness_seconds)
-        self.reader = reader
-
-    async def _run(self, steps: _Steps[T]) -> T:
-        answer: Any = None
         try:
-            while True:
-                answer = await self._do(steps.send(answer))
-        except StopIteration as finished:
-            result: T = finished.value
-            return result
+            await self.cache.invalidate(request.series_ids)
+        except CacheUnavailableError:
+            return False
+        return True
 
-    async def _do(self, step: Any) -> Any:
-        if isinstance(step, _Read):
-            return step.post(await getattr(self.reader, step.method)(*step.args, **step.kwargs))
-        if isinstance(step, _Cached):
-            loader = step.loader
-
-            async def load(*args: Any) -> Any:
-                return await self._do(loader(*args))
-
-            return await getattr(self.cache, step.method)(*step.args, load, **step.kwargs)
-        if isinstance(step, _Drop):
-            from mp_cache import CacheUnavailableError
-
-            try:
-                await self.cache.invalidate(step.series_ids)
-            except CacheUnavailableError:
-                return False
-            return True
-        bind = self.reader.bind
-        with translate_errors():
-            if isinstance(bind, AsyncEngine):
-                async with bind.connect() as connection:
-                    result = await connection.execute(text(step.sql), step.parameters)
-                    return result.all()
-            assert isinstance(bind, AsyncConnection)
-            result = await bind.execute(text(step.sql), step.parameters)
-            return result.all()
-
-    async def cutoff(self, *, at: datetime | None = None) -> Cutoff:
-        """See :meth:`mp_db.Reader.cutoff`."""
-        return await self.reader.cutoff(at=at)
-
-    async def as_of(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.as_of`."""
-        return await self._run(
-            self._as_of(
-                table,
-                series_ids,
-                as_of=as_of,
-                start=start,
-                end=end,
-                ingested_before=ingested_before,
-            )
-        )
-
-    async def first_release(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        as_of: datetime | None = None,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.first_release`."""
-        return await self._run(
-            self._first_release(
-                table,
-                series_ids,
-                start=start,
-                end=end,
-                as_of=as_of,
-                ingested_before=ingested_before,
-            )
-        )
-
-    async def latest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        *,
-        as_of: datetime,
-        ingested_before: Replay = None,
-    ) -> list[Any]:
-        """See :meth:`mp_db.Reader.latest`."""
-        return await self._run(self._latest(table, series_ids, as_of, ingested_before))
-
-    async def backtest(
-        self,
-        table: TableRef,
-        series_ids: int | Iterable[int],
-        decision_times: Sequence[datetime],
-        *,
-        ingested_before: Replay = None,
-    ) -> list[AsOfValue]:
-        """See :meth:`mp_db.Reader.backtest`."""
-        steps = self._backtest(table, series_ids, decision_times, ingested_before)
-        return [] if steps is None else await self._run(steps)
+    cutoff = async_method(_CachedReads._cutoff)
+    as_of = async_method(_CachedReads._as_of)
+    first_release = async_method(_CachedReads._first_release)
+    latest = async_method(_CachedReads._latest)
+    backtest = async_method(_CachedReads._backtest)

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mp_db._errors import translate_errors, translate_errors_async
+from mp_db._error_mapping import translate_errors, translate_errors_async
 from mp_db.exceptions import CatalogConflictError, IngestValidationError, MpDbError, RowProblem
 from mp_schema.enums import (
     AssetClass,

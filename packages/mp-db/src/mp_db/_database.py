@@ -7,40 +7,108 @@ replica, lazily; route reads to the read engine and writes to the primary; and r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from mp_config import PostgresSettings
+from mp_config.steps import Steps, async_method, named_like, sync_method
 from mp_db._catalog import AsyncCatalog, Catalog
-from mp_db._engines import create_async_db_engine, create_sync_engine
-from mp_db._errors import translate_errors, translate_errors_async
+from mp_db._engines import create_db_engine, create_db_engine_async
+from mp_db._error_mapping import translate_errors, translate_errors_async
 from mp_db._health import HealthReport, check_health, check_health_async
-from mp_db._ingest import DEFAULT_CHUNK_ROWS, ProgressCallback, ingest, ingest_async
-from mp_db._ingest_sql import IngestReport
+from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
-from mp_db._tables import TableRef
-from mp_db._validation import DEFAULT_MAX_ROWS
 from mp_db.exceptions import ConfigurationError
 
 __all__ = ["AsyncDatabase", "Database"]
 
 
-class _Lifecycle:
-    def __init__(self, settings: PostgresSettings | None) -> None:
+E = TypeVar("E", Engine, AsyncEngine)
+RD = TypeVar("RD", Reader, AsyncReader)
+CT = TypeVar("CT", Catalog, AsyncCatalog)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _on_engine(
+    logic: Callable[Concatenate[Any, Any, P], Steps[T]],
+) -> Callable[Concatenate[Any, P], Steps[T]]:
+    """``logic(ingests, target, ...)`` as a method of a database: the target is its primary."""
+
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> Steps[T]:
+        return logic(self._ingests, self.engine, *args, **kwargs)
+
+    named_like(method, logic)
+    method.__doc__ = "Idempotent ingest on the primary; the arguments of :func:`mp_db.ingest`."
+    return method
+
+
+class _Databases(Generic[E, RD, CT]):
+    """What :class:`Database` and :class:`AsyncDatabase` share: settings, lazily created
+    engines, the reader and catalog on them, and the refusal of use after ``close()``."""
+
+    _create_engine: Callable[..., E]
+    _reader_type: Callable[[E], RD]
+    _catalog_type: Callable[[E], CT]
+    _ingests: Any
+
+    def __init__(self, settings: PostgresSettings | None = None) -> None:
         self.settings = settings if settings is not None else PostgresSettings.load()
         self._closed = False
+        self._engine: E | None = None
+        self._read_engine: E | None = None
 
     def _check_open(self) -> None:
         if self._closed:
             raise ConfigurationError("this database object was closed; create a new one")
 
+    @property
+    def engine(self) -> E:
+        """The write engine (primary)."""
+        self._check_open()
+        if self._engine is None:
+            self._engine = type(self)._create_engine(self.settings)
+        return self._engine
 
-class Database(_Lifecycle):
+    @property
+    def read_engine(self) -> E:
+        """The read engine: the replica when configured, else the write engine."""
+        self._check_open()
+        if not self.settings.has_replica:
+            return self.engine
+        if self._read_engine is None:
+            self._read_engine = type(self)._create_engine(self.settings, read=True)
+        return self._read_engine
+
+    @property
+    def reader(self) -> RD:
+        """Point-in-time reads on the read engine."""
+        return type(self)._reader_type(self.read_engine)
+
+    @property
+    def catalog(self) -> CT:
+        """Register and look up sources, instruments and series on the primary."""
+        return type(self)._catalog_type(self.engine)
+
+    def _drive(self, steps: Steps[T]) -> Any:
+        return self._ingests._drive(steps)
+
+    _ingest = _on_engine(_Ingests._ingest)
+
+    def _engines(self) -> list[E]:
+        """The engines created so far; the object refuses further use from now on."""
+        engines = [engine for engine in (self._engine, self._read_engine) if engine is not None]
+        self._engine = self._read_engine = None
+        self._closed = True
+        return engines
+
+
+class Database(_Databases[Engine, Reader, Catalog]):
     """Sync access to mp's database (psycopg 3).
 
     Example:
@@ -49,38 +117,10 @@ class Database(_Lifecycle):
         ...     db.reader.as_of("macro_observations", [1, 2], as_of=when)
     """
 
-    def __init__(self, settings: PostgresSettings | None = None) -> None:
-        super().__init__(settings)
-        self._engine: Engine | None = None
-        self._read_engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        """The write engine (primary)."""
-        self._check_open()
-        if self._engine is None:
-            self._engine = create_sync_engine(self.settings)
-        return self._engine
-
-    @property
-    def read_engine(self) -> Engine:
-        """The read engine: the replica when configured, else the write engine."""
-        self._check_open()
-        if not self.settings.has_replica:
-            return self.engine
-        if self._read_engine is None:
-            self._read_engine = create_sync_engine(self.settings, read=True)
-        return self._read_engine
-
-    @property
-    def reader(self) -> Reader:
-        """Point-in-time reads on the read engine."""
-        return Reader(self.read_engine)
-
-    @property
-    def catalog(self) -> Catalog:
-        """Register and look up sources, instruments and series on the primary."""
-        return Catalog(self.engine)
+    _create_engine = staticmethod(create_db_engine)
+    _reader_type = Reader
+    _catalog_type = Catalog
+    _ingests = SYNC_INGESTS
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -97,28 +137,7 @@ class Database(_Lifecycle):
         with translate_errors(), Session(self.engine) as session:
             yield session
 
-    def ingest(
-        self,
-        table: TableRef,
-        rows: Any,
-        *,
-        default_source: str = "vendor",
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        max_rows: int = DEFAULT_MAX_ROWS,
-        progress: ProgressCallback | None = None,
-        keep_republications: bool = False,
-    ) -> IngestReport:
-        """Idempotent ingest on the primary; the arguments of :func:`mp_db.ingest`."""
-        return ingest(
-            self.engine,
-            table,
-            rows,
-            default_source=default_source,
-            chunk_rows=chunk_rows,
-            max_rows=max_rows,
-            progress=progress,
-            keep_republications=keep_republications,
-        )
+    ingest = sync_method(_Databases._ingest)
 
     def health(self, *, read: bool = False) -> HealthReport:
         """Health of the primary (or of the read engine's server)."""
@@ -126,11 +145,8 @@ class Database(_Lifecycle):
 
     def close(self) -> None:
         """Dispose of the engines; the object refuses further use."""
-        for engine in (self._engine, self._read_engine):
-            if engine is not None:
-                engine.dispose()
-        self._engine = self._read_engine = None
-        self._closed = True
+        for engine in self._engines():
+            engine.dispose()
 
     def __enter__(self) -> Database:
         return self
@@ -139,41 +155,13 @@ class Database(_Lifecycle):
         self.close()
 
 
-class AsyncDatabase(_Lifecycle):
-    """Async access to mp's database (asyncpg); the twin of :class:`Database`."""
+class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
+    """Async access to mp's database (asyncpg): :class:`Database`'s methods, awaited."""
 
-    def __init__(self, settings: PostgresSettings | None = None) -> None:
-        super().__init__(settings)
-        self._engine: AsyncEngine | None = None
-        self._read_engine: AsyncEngine | None = None
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The write engine (primary)."""
-        self._check_open()
-        if self._engine is None:
-            self._engine = create_async_db_engine(self.settings)
-        return self._engine
-
-    @property
-    def read_engine(self) -> AsyncEngine:
-        """The read engine: the replica when configured, else the write engine."""
-        self._check_open()
-        if not self.settings.has_replica:
-            return self.engine
-        if self._read_engine is None:
-            self._read_engine = create_async_db_engine(self.settings, read=True)
-        return self._read_engine
-
-    @property
-    def reader(self) -> AsyncReader:
-        """Point-in-time reads on the read engine."""
-        return AsyncReader(self.read_engine)
-
-    @property
-    def catalog(self) -> AsyncCatalog:
-        """Register and look up sources, instruments and series on the primary."""
-        return AsyncCatalog(self.engine)
+    _create_engine = staticmethod(create_db_engine_async)
+    _reader_type = AsyncReader
+    _catalog_type = AsyncCatalog
+    _ingests = ASYNC_INGESTS
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -190,28 +178,7 @@ class AsyncDatabase(_Lifecycle):
         async with translate_errors_async(), AsyncSession(self.engine) as session:
             yield session
 
-    async def ingest(
-        self,
-        table: TableRef,
-        rows: Any,
-        *,
-        default_source: str = "vendor",
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        max_rows: int = DEFAULT_MAX_ROWS,
-        progress: ProgressCallback | None = None,
-        keep_republications: bool = False,
-    ) -> IngestReport:
-        """Idempotent ingest on the primary; the arguments of :func:`mp_db.ingest_async`."""
-        return await ingest_async(
-            self.engine,
-            table,
-            rows,
-            default_source=default_source,
-            chunk_rows=chunk_rows,
-            max_rows=max_rows,
-            progress=progress,
-            keep_republications=keep_republications,
-        )
+    ingest = async_method(_Databases._ingest)
 
     async def health(self, *, read: bool = False) -> HealthReport:
         """Health of the primary (or of the read engine's server)."""
@@ -219,11 +186,8 @@ class AsyncDatabase(_Lifecycle):
 
     async def close(self) -> None:
         """Dispose of the engines; the object refuses further use."""
-        for engine in (self._engine, self._read_engine):
-            if engine is not None:
-                await engine.dispose()
-        self._engine = self._read_engine = None
-        self._closed = True
+        for engine in self._engines():
+            await engine.dispose()
 
     async def __aenter__(self) -> AsyncDatabase:
         return self

@@ -28,6 +28,8 @@ __all__ = [
     "KEEPALIVE_IDLE_SECONDS",
     "KEEPALIVE_INTERVAL_SECONDS",
     "create_async_db_engine",
+    "create_db_engine",
+    "create_db_engine_async",
     "create_sync_engine",
     "session_parameters",
 ]
@@ -59,7 +61,7 @@ def _pool_options(settings: PostgresSettings) -> dict[str, Any]:
     }
 
 
-def create_sync_engine(settings: PostgresSettings, *, read: bool = False) -> Engine:
+def create_db_engine(settings: PostgresSettings, *, read: bool = False) -> Engine:
     """A psycopg 3 engine; ``read=True`` targets the replica when one is configured.
 
     TCP keepalives detect a dead peer on idle connections; a watchdog gives each statement a
@@ -84,7 +86,7 @@ def create_sync_engine(settings: PostgresSettings, *, read: bool = False) -> Eng
     return engine
 
 
-def create_async_db_engine(settings: PostgresSettings, *, read: bool = False) -> AsyncEngine:
+def create_db_engine_async(settings: PostgresSettings, *, read: bool = False) -> AsyncEngine:
     """An asyncpg engine; ``read=True`` targets the replica when one is configured."""
     connect_args = settings.async_connect_args(read=read)
     deadline = client_deadline_seconds(settings.statement_timeout_ms, settings.connect_timeout)
@@ -100,3 +102,9 @@ def create_async_db_engine(settings: PostgresSettings, *, read: bool = False) ->
         connect_args=connect_args,
         **_pool_options(settings),
     )
+
+
+# The names before mp's one async convention (``name`` / ``name_async``): kept, unchanged, for
+# code written against them (docs say to prefer the new names).
+create_sync_engine = create_db_engine
+create_async_db_engine = create_db_engine_async

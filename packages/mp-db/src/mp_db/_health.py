@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mp_db._errors import translate_errors
+from mp_db._error_mapping import translate_errors
 from mp_schema import heads
 
 __all__ = ["HealthReport", "check_health", "check_health_async", "durability_warnings"]

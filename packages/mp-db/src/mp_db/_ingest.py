@@ -1,8 +1,11 @@
 """Idempotent ingest, sync and async: validate, check series, lock, COPY, merge, report.
 
-The logic is written once, as a generator (:func:`_steps`) that yields each statement or COPY
-and receives its result; two small drivers run it on a psycopg or an asyncpg connection (they
-differ only in how COPY is done: ``cursor.copy`` in binary, ``copy_records_to_table``).
+The logic is written once, as generators on mp's one runtime (:mod:`mp_config.steps`):
+:func:`_steps` yields each statement or COPY and receives its result, and
+:meth:`_Ingests._ingest` wraps it in its transaction, the deadlock retry and the cache
+invalidation. Two small drivers run them on psycopg or asyncpg (they differ in ``await`` and in
+how COPY is done: ``cursor.copy`` in binary, ``copy_records_to_table``); :func:`ingest` and
+:func:`ingest_async` are made from the one logic.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from enum import Enum
+from functools import partial
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mp_db._errors import translate_errors
+from mp_config.steps import Steps, async_method, run, run_async, sync_method
+from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
     INGEST_WORK_MEM,
     PER_SERIES_LOCK_LIMIT,
@@ -26,7 +32,7 @@ from mp_db._ingest_sql import (
     IngestSql,
     ingest_sql,
 )
-from mp_db._invalidation import invalidation
+from mp_db._invalidation import Invalidation, invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
@@ -46,6 +52,9 @@ ProgressCallback = Callable[[IngestProgress], None]
 DEADLOCK_ATTEMPTS = 3
 
 logger = logging.getLogger("mp_db")
+
+T = TypeVar("T")
+TG = TypeVar("TG")  # what an ingest writes through: an engine or a connection
 
 
 def _deadlock_delay(error: SerializationError, attempt: int, table: str) -> float:
@@ -280,13 +289,35 @@ def _setup_statements(sql: IngestSql, series_ids: set[int]) -> list[tuple[str, d
 # -- the steps, written once ----------------------------------------------------------------------
 
 
+class _Want(Enum):
+    """What the driver sends back for an :class:`_Execute`."""
+
+    NOTHING = "nothing"
+    ROWS = "rows"
+    SCALAR = "scalar"
+    ROWCOUNT = "rowcount"
+    ONE = "one"
+
+    def answer(self, result: Any) -> Any:
+        """This part of a SQLAlchemy result."""
+        if self is _Want.ROWS:
+            return result.all()
+        if self is _Want.SCALAR:
+            return result.scalar()
+        if self is _Want.ROWCOUNT:
+            return result.rowcount
+        if self is _Want.ONE:
+            return result.one()
+        return None
+
+
 @dataclass(frozen=True)
 class _Execute:
-    """Run a statement; the driver sends back rows, a scalar, or a rowcount (``want``)."""
+    """Run a statement; the driver sends back what ``want`` names."""
 
     sql: str
     parameters: dict[str, Any]
-    want: str = "none"
+    want: _Want = _Want.NOTHING
 
 
 @dataclass(frozen=True)
@@ -300,7 +331,16 @@ class _Copy:
     with_revision: bool
 
 
-_Step = Generator[_Execute | _Copy, Any, IngestReport]
+class _Work(NamedTuple):
+    """One validated batch and how to write it: what :func:`_steps` needs."""
+
+    fact: FactTable
+    batch: ValidatedBatch
+    received: int
+    chunk_rows: int
+    progress: ProgressCallback | None
+    keep_republications: bool
+    started: float
 
 
 def _lock_chunks(sql: IngestSql, batch: ValidatedBatch) -> Generator[_Execute, Any, None]:
@@ -308,34 +348,26 @@ def _lock_chunks(sql: IngestSql, batch: ValidatedBatch) -> Generator[_Execute, A
     (the lock order that keeps ingest and ``compress_chunk`` from deadlocking; see
     :mod:`mp_db._ingest_sql`). Chunks are locked in creation order."""
     times = [record[1] for record in batch.records]
-    rows = yield _Execute(sql.chunks_to_lock, {"low": min(times), "high": max(times)}, "rows")
+    rows = yield _Execute(sql.chunks_to_lock, {"low": min(times), "high": max(times)}, _Want.ROWS)
     if rows:
         # Names come from the catalog, quoted by regclass output.
         names = ", ".join(str(row[0]) for row in rows)
         yield _Execute(f"LOCK TABLE {names} IN ROW EXCLUSIVE MODE", {})
 
 
-def _steps(
-    *,
-    fact: FactTable,
-    batch: ValidatedBatch,
-    received: int,
-    chunk_rows: int,
-    progress: ProgressCallback | None,
-    keep_republications: bool,
-    started: float,
-) -> _Step:
+def _steps(work: _Work) -> Steps[IngestReport]:
     """Every statement of one ingest, in order; each driver runs them on its connection."""
+    fact, batch, received, chunk_rows, progress, keep_republications, started = work
     sql = ingest_sql(fact)
     tally = _Tally(fact, received, batch, started, keep_republications)
     if not batch.records:
         return tally.report(0)
-    rows = yield _Execute(sql.series_kinds, {"series_ids": sorted(batch.series_ids)}, "rows")
+    rows = yield _Execute(sql.series_kinds, {"series_ids": sorted(batch.series_ids)}, _Want.ROWS)
     kinds = {int(row[0]): str(row[1]) for row in rows}
     instruments: set[int] = set()
     if batch.instrument_ids:
         rows = yield _Execute(
-            sql.known_instruments, {"instrument_ids": sorted(batch.instrument_ids)}, "rows"
+            sql.known_instruments, {"instrument_ids": sorted(batch.instrument_ids)}, _Want.ROWS
         )
         instruments = {int(row[0]) for row in rows}
     problems = _reference_problems(fact, batch, kinds, instruments)
@@ -345,7 +377,7 @@ def _steps(
         yield _Execute(statement, parameters)
     yield from _lock_chunks(sql, batch)
     logged = {"fact_table": fact.name, "series_ids": sorted(batch.series_ids)}
-    tally.ingest_id = int((yield _Execute(sql.begin_ingest, logged, "scalar")))
+    tally.ingest_id = int((yield _Execute(sql.begin_ingest, logged, _Want.SCALAR)))
     chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
     done = 0
     for number, chunk in enumerate(chunks, start=1):
@@ -354,13 +386,13 @@ def _steps(
             "keep_republications": keep_republications,
             "ingest_id": tally.ingest_id,
         }
-        if (yield _Execute(sql.stored_in_range, bounds, "scalar")):
+        if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
             yield _Execute(sql.truncate_staging, {})
             yield _Copy(sql.staging, "pg_temp", sql.copy, chunk, with_revision=False)
-            already = int((yield _Execute(sql.drop_already_stored, bounds, "rowcount")))
+            already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
             tally.add(_Counts(already_stored=already))
             if already < len(chunk):
-                tally.add((yield _Execute(sql.merge, bounds, "one")))
+                tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
         else:
             kept, counts = _versions_in_batch(
                 fact, chunk, tally.ingest_id, keep_republications=keep_republications
@@ -373,10 +405,118 @@ def _steps(
     return tally.report(len(chunks))
 
 
-# -- sync driver ---------------------------------------------------------------------------------
+# -- the whole ingest, written once: transaction, retry and invalidation as requests ---------------
 
 
-def _copy_sync(connection: Connection, fact: FactTable, step: _Copy) -> None:
+@dataclass(frozen=True)
+class _Transaction:
+    """Run :func:`_steps` on ``target``: in a transaction of its own (``begin``), or in the
+    caller's open one; send back its report."""
+
+    target: Any
+    work: _Work
+    begin: bool = True
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """Wait before trying a rolled-back ingest again."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Invalidate:
+    """Tell mp's cache which series the committed ingest stored rows for."""
+
+    cache: Invalidation
+    series_ids: list[int]
+
+
+class _Ingests(Generic[TG]):
+    """:func:`ingest` and :func:`ingest_async`, written once; ``TG`` is the target type."""
+
+    #: The engine class of this driver: an ingest given one owns (and may retry) its transaction.
+    engine_type: type[Any]
+
+    def _ingest(
+        self,
+        target: TG,
+        table: TableRef,
+        rows: Any,
+        *,
+        default_source: str = "vendor",
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        progress: ProgressCallback | None = None,
+        keep_republications: bool = False,
+    ) -> Steps[IngestReport]:
+        """Store a batch of observations idempotently; return what happened.
+
+        The whole batch is validated first (every bad row named, nothing written), then written
+        in one transaction: all of it or none of it. Re-running the same batch stores nothing new.
+
+        Args:
+            target: an engine (a transaction is opened and committed) or a connection (the work
+                joins its transaction, or runs in a new one that is committed when none is open).
+            table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
+            rows: mappings or dataclasses with the table's key and value fields (``revision``
+                and ``ingested_at`` are computed), or a pandas DataFrame with those columns.
+            default_source: ``knowledge_time_source`` for rows that do not carry one.
+            chunk_rows: rows per COPY chunk.
+            max_rows: refuse batches larger than this (``batch_too_large``).
+            progress: called after each chunk with an :class:`IngestProgress`.
+            keep_republications: also store versions that restate the value before them.
+                Off (the ALFRED rule), an unchanged re-publication stores nothing, which is
+                exact as long as each observation's versions arrive in knowledge-time order or
+                each batch carries every change over its knowledge-time span. A partial
+                backfill that lands before a re-publication mp did not store would then be read
+                in its place; sources that deliver such partial, out-of-order histories should
+                turn this on.
+
+        With ``MP_REDIS_CACHE_ENABLED`` (read once per process, see ``mp_config.get_settings``),
+        an ingest that commits its own transaction invalidates the series it stored rows for in
+        mp's cache before returning (see :mod:`mp_db._invalidation`).
+
+        With an engine, a transaction a deadlock or serialization failure rolled back is tried
+        again (:data:`DEADLOCK_ATTEMPTS` in all; ``progress`` then reports the chunks again).
+
+        Raises:
+            IngestValidationError: the batch was refused; nothing was written.
+            ConfigurationError: the cache is enabled but mp-cache is not installed; nothing
+                written.
+            MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
+        """
+        started = time.perf_counter()
+        fact, batch, received = _prepare(table, rows, default_source, max_rows)
+        work = _Work(fact, batch, received, chunk_rows, progress, keep_republications, started)
+        cache = invalidation()
+        if isinstance(target, self.engine_type):
+            attempt = 1
+            while True:
+                try:
+                    report: IngestReport = yield _Transaction(target, work)
+                    break
+                except SerializationError as error:
+                    yield _Pause(_deadlock_delay(error, attempt, fact.name))
+                    attempt += 1
+        elif target.in_transaction():  # type: ignore[attr-defined]  # a Connection
+            # The caller commits: this ingest cannot see it (CachedReader's check covers it).
+            joined: IngestReport = yield _Transaction(target, work, begin=False)
+            return joined
+        else:
+            report = yield _Transaction(target, work)
+        if cache is not None and report.inserted:
+            yield _Invalidate(cache, _touched(batch))
+        return report
+
+
+# -- the two drivers: how a statement, a COPY and a transaction run ------------------------------
+
+
+def _statement_sync(connection: Connection, fact: FactTable, step: _Execute | _Copy) -> Any:
+    if isinstance(step, _Execute):
+        return step.want.answer(connection.execute(text(step.sql), step.parameters))
     raw = connection.connection.driver_connection
     assert raw is not None
     types = [fact.column_type(column) for column in fact.staged]
@@ -384,119 +524,40 @@ def _copy_sync(connection: Connection, fact: FactTable, step: _Copy) -> None:
         copy.set_types([*types, "int2", "int8"] if step.with_revision else types)
         for record in step.rows:
             copy.write_row(record)
-
-
-def _run_sync(connection: Connection, fact: FactTable, steps: _Step) -> IngestReport:
-    answer: Any = None
-    try:
-        while True:
-            step = steps.send(answer)
-            if isinstance(step, _Copy):
-                _copy_sync(connection, fact, step)
-                answer = None
-                continue
-            result = connection.execute(text(step.sql), step.parameters)
-            answer = _answer(result, step.want)
-    except StopIteration as finished:
-        report: IngestReport = finished.value
-        return report
-
-
-def _answer(result: Any, want: str) -> Any:
-    if want == "rows":
-        return result.all()
-    if want == "scalar":
-        return result.scalar()
-    if want == "rowcount":
-        return result.rowcount
-    if want == "one":
-        return result.one()
     return None
 
 
-def ingest(
-    target: Connection | Engine,
-    table: TableRef,
-    rows: Any,
-    *,
-    default_source: str = "vendor",
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    progress: ProgressCallback | None = None,
-    keep_republications: bool = False,
-) -> IngestReport:
-    """Store a batch of observations idempotently; return what happened.
+class _SyncIngests(_Ingests[Connection | Engine]):
+    engine_type = Engine
 
-    The whole batch is validated first (every bad row named, nothing written), then written in
-    one transaction: all of it or none of it. Re-running the same batch stores nothing new.
+    def _drive(self, steps: Steps[T]) -> T:
+        return run(steps, self._execute)
 
-    Args:
-        target: an engine (a transaction is opened and committed) or a connection (the work
-            joins its transaction, or runs in a new one that is committed when none is open).
-        table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
-        rows: mappings or dataclasses with the table's key and value fields (``revision`` and
-            ``ingested_at`` are computed), or a pandas DataFrame with those columns.
-        default_source: ``knowledge_time_source`` for rows that do not carry one.
-        chunk_rows: rows per COPY chunk.
-        max_rows: refuse batches larger than this (``batch_too_large``).
-        progress: called after each chunk with an :class:`IngestProgress`.
-        keep_republications: also store versions that restate the value before them.
-            Off (the ALFRED rule), an unchanged re-publication stores nothing, which is exact
-            as long as each observation's versions arrive in knowledge-time order or each
-            batch carries every change over its knowledge-time span. A partial backfill that
-            lands before a re-publication mp did not store would then be read in its place;
-            sources that deliver such partial, out-of-order histories should turn this on.
-
-    With ``MP_REDIS_CACHE_ENABLED`` (read once per process, see ``mp_config.get_settings``), an
-    ingest that commits its own transaction invalidates the series it stored rows for in mp's
-    cache before returning (see :mod:`mp_db._invalidation`).
-
-    With an engine, a transaction a deadlock or serialization failure rolled back is tried
-    again (:data:`DEADLOCK_ATTEMPTS` in all; ``progress`` then reports the chunks again).
-
-    Raises:
-        IngestValidationError: the batch was refused; nothing was written.
-        ConfigurationError: the cache is enabled but mp-cache is not installed; nothing written.
-        MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
-    """
-    started = time.perf_counter()
-    fact, batch, received = _prepare(table, rows, default_source, max_rows)
-    work: dict[str, Any] = {
-        "started": started,
-        "fact": fact,
-        "batch": batch,
-        "received": received,
-        "chunk_rows": chunk_rows,
-        "progress": progress,
-        "keep_republications": keep_republications,
-    }
-    cache = invalidation()
-    if isinstance(target, Engine):
-        attempt = 1
-        while True:
-            try:
-                with translate_errors(), target.begin() as connection:
-                    report = _run_sync(connection, fact, _steps(**work))
-                break
-            except SerializationError as error:
-                time.sleep(_deadlock_delay(error, attempt, fact.name))
-                attempt += 1
-    else:
+    def _execute(self, request: _Transaction | _Pause | _Invalidate) -> Any:
+        if isinstance(request, _Pause):
+            time.sleep(request.seconds)
+            return None
+        if isinstance(request, _Invalidate):
+            request.cache.invalidate(request.series_ids)
+            return None
+        target, work = request.target, request.work
         with translate_errors():
-            if target.in_transaction():
-                # The caller commits: this ingest cannot see it (CachedReader's check covers it).
-                return _run_sync(target, fact, _steps(**work))
+            if isinstance(target, Engine):
+                with target.begin() as connection:
+                    return run(_steps(work), partial(_statement_sync, connection, work.fact))
+            if not request.begin:
+                return run(_steps(work), partial(_statement_sync, target, work.fact))
             with target.begin():
-                report = _run_sync(target, fact, _steps(**work))
-    if cache is not None and report.inserted:
-        cache.sync(_touched(batch))
-    return report
+                return run(_steps(work), partial(_statement_sync, target, work.fact))
+
+    ingest = sync_method(_Ingests._ingest)
 
 
-# -- async driver --------------------------------------------------------------------------------
-
-
-async def _copy_async(connection: AsyncConnection, fact: FactTable, step: _Copy) -> None:
+async def _statement_async(
+    connection: AsyncConnection, fact: FactTable, step: _Execute | _Copy
+) -> Any:
+    if isinstance(step, _Execute):
+        return step.want.answer(await connection.execute(text(step.sql), step.parameters))
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
@@ -504,66 +565,40 @@ async def _copy_async(connection: AsyncConnection, fact: FactTable, step: _Copy)
     await driver.copy_records_to_table(
         step.table, records=step.rows, columns=columns, schema_name=step.schema
     )
+    return None
 
 
-async def _run_async(connection: AsyncConnection, fact: FactTable, steps: _Step) -> IngestReport:
-    answer: Any = None
-    try:
-        while True:
-            step = steps.send(answer)
-            if isinstance(step, _Copy):
-                await _copy_async(connection, fact, step)
-                answer = None
-                continue
-            result = await connection.execute(text(step.sql), step.parameters)
-            answer = _answer(result, step.want)
-    except StopIteration as finished:
-        report: IngestReport = finished.value
-        return report
+class _AsyncIngests(_Ingests[AsyncConnection | AsyncEngine]):
+    engine_type = AsyncEngine
 
+    async def _drive(self, steps: Steps[T]) -> T:
+        return await run_async(steps, self._execute)
 
-async def ingest_async(
-    target: AsyncConnection | AsyncEngine,
-    table: TableRef,
-    rows: Any,
-    *,
-    default_source: str = "vendor",
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    progress: ProgressCallback | None = None,
-    keep_republications: bool = False,
-) -> IngestReport:
-    """The async twin of :func:`ingest` (asyncpg); same arguments, same guarantees."""
-    started = time.perf_counter()
-    fact, batch, received = _prepare(table, rows, default_source, max_rows)
-    work: dict[str, Any] = {
-        "started": started,
-        "fact": fact,
-        "batch": batch,
-        "received": received,
-        "chunk_rows": chunk_rows,
-        "progress": progress,
-        "keep_republications": keep_republications,
-    }
-    cache = invalidation()
-    if isinstance(target, AsyncEngine):
-        attempt = 1
-        while True:
-            try:
-                with translate_errors():
-                    async with target.begin() as connection:
-                        report = await _run_async(connection, fact, _steps(**work))
-                break
-            except SerializationError as error:
-                await asyncio.sleep(_deadlock_delay(error, attempt, fact.name))
-                attempt += 1
-    else:
+    async def _execute(self, request: _Transaction | _Pause | _Invalidate) -> Any:
+        if isinstance(request, _Pause):
+            await asyncio.sleep(request.seconds)
+            return None
+        if isinstance(request, _Invalidate):
+            await request.cache.invalidate_async(request.series_ids)
+            return None
+        target, work = request.target, request.work
         with translate_errors():
-            if target.in_transaction():
-                # The caller commits: this ingest cannot see it (CachedReader's check covers it).
-                return await _run_async(target, fact, _steps(**work))
+            if isinstance(target, AsyncEngine):
+                async with target.begin() as connection:
+                    statement = partial(_statement_async, connection, work.fact)
+                    return await run_async(_steps(work), statement)
+            statement = partial(_statement_async, target, work.fact)
+            if not request.begin:
+                return await run_async(_steps(work), statement)
             async with target.begin():
-                report = await _run_async(target, fact, _steps(**work))
-    if cache is not None and report.inserted:
-        await cache.async_(_touched(batch))
-    return report
+                return await run_async(_steps(work), statement)
+
+    ingest = async_method(_Ingests._ingest)
+
+
+#: The drivers; ``Database`` and ``AsyncDatabase`` run their ``ingest`` on them too.
+SYNC_INGESTS: Final = _SyncIngests()
+ASYNC_INGESTS: Final = _AsyncIngests()
+
+ingest = SYNC_INGESTS.ingest
+ingest_async = ASYNC_INGESTS.ingest

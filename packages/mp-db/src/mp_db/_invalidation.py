@@ -38,7 +38,7 @@ class Invalidation:
 
     settings: RedisSettings
 
-    def sync(self, series_ids: list[int]) -> None:
+    def invalidate(self, series_ids: list[int]) -> None:
         """Invalidate ``series_ids`` with a pooled sync client; log, never raise, on failure."""
         from mp_cache import CacheUnavailableError
 
@@ -47,8 +47,8 @@ class Invalidation:
         except CacheUnavailableError as error:
             _missed(series_ids, error)
 
-    async def async_(self, series_ids: list[int]) -> None:
-        """The asyncio twin of :meth:`sync`: a client of this event loop, closed afterwards."""
+    async def invalidate_async(self, series_ids: list[int]) -> None:
+        """:meth:`invalidate` on asyncio: a client of this event loop, closed afterwards."""
         from mp_cache import AsyncCache, CacheUnavailableError, create_async_client
 
         client: Any = create_async_client(self.settings)

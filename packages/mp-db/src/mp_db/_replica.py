@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mp_db._errors import translate_errors
+from mp_db._error_mapping import translate_errors
 from mp_db.exceptions import ConfigurationError, QueryTimeoutError
 
 __all__ = [

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from mp_db._errors import classify_error
+from mp_db._error_mapping import classify_error
 
 __all__ = ["DEFAULT_RETRY", "RetryPolicy", "run_with_retry", "run_with_retry_async"]
 

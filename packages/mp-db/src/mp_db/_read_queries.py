@@ -1,0 +1,318 @@
+"""The pure half of every read: its :class:`Query` (statement, bound parameters, converter).
+
+Arguments are checked and normalized here, statements chosen (:class:`Ranged`), and fetched
+rows turned into answers (the ``convert`` of each query); :func:`join_as_of` is the backtest's
+client-side pass. Nothing here does I/O: :mod:`mp_db._reads` runs these queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from functools import cache
+from numbers import Integral
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Table
+from sqlalchemy.orm import DeclarativeBase
+
+from mp_db._arguments import (
+    BEGINNING,
+    END_OF_TIME,
+    checked_range,
+    instant,
+    optional_instant,
+    period,
+    series_list,
+)
+from mp_db._cutoff import Cutoff
+from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
+from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
+from mp_db._tables import FactTable, TableRef, resolve_table
+from mp_schema.enums import SeriesKind
+
+__all__ = ["Query", "Ranged", "Replay", "UntypedRef", "join_as_of"]
+
+T = TypeVar("T")
+
+#: Table references that give untyped rows (name, kind, Table, model); a row class gives
+#: rows of that class.
+UntypedRef = str | SeriesKind | Table | type[DeclarativeBase]
+
+#: What ``ingested_before=`` takes: a :class:`Cutoff` (exact) or a datetime (the ingests whose
+#: commit was stamped by then).
+Replay = Cutoff | datetime | None
+
+
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """A read: its SQL, its bound parameters and how to turn the fetched rows into results.
+
+    ``cutoff_at`` is set when the read replays as of a datetime: the readers first turn it into
+    the cutoff parameters (:data:`mp_db._read_sql.CUTOFF_AT_SQL`) on the same connection.
+    """
+
+    sql: str
+    parameters: dict[str, Any]
+    convert: Callable[[Sequence[Sequence[Any]]], T]
+    cutoff_at: datetime | None = field(default=None)
+
+    def resolved(self, cutoff: Sequence[Any] | None) -> Query[T]:
+        """This query with the cutoff of ``cutoff_at`` (a row of CUTOFF_AT_SQL) bound."""
+        if cutoff is None:
+            return self
+        commit, ingest = int(cutoff[0]), int(cutoff[1])
+        parameters = self.parameters | {"cutoff_commit": commit, "cutoff_ingest": ingest}
+        return replace(self, parameters=parameters, cutoff_at=None)
+
+
+def _replay(ingested_before: Replay) -> tuple[bool, dict[str, Any], datetime | None]:
+    """Whether a read replays, its cutoff parameters, and the datetime still to resolve."""
+    if ingested_before is None:
+        return False, {}, None
+    if isinstance(ingested_before, Cutoff):
+        return True, ingested_before.parameters(), None
+    moment = instant("ingested_before", ingested_before)
+    return True, {"cutoff_time": moment}, moment
+
+
+def _statements(
+    fact: FactTable, series_ids: Any, ingested_before: Replay, *, by_series: bool = True
+) -> tuple[ReadSql, dict[str, Any], datetime | None]:
+    """The statements for these series and their parameters: one series binds a scalar (an
+    index-ordered plan, see :mod:`mp_db._read_sql`), several an array."""
+    replay, parameters, cutoff_at = _replay(ingested_before)
+    if series_ids is None:
+        return read_sql(fact, replay=replay), parameters, cutoff_at
+    ids = series_list(series_ids)
+    if by_series and len(ids) == 1:
+        return (
+            read_sql(fact, one_series=True, replay=replay),
+            parameters | {"series_id": ids[0]},
+            cutoff_at,
+        )
+    return read_sql(fact, replay=replay), parameters | {"series_ids": ids}, cutoff_at
+
+
+def _rows(
+    fact: FactTable, *, reverse: bool = False
+) -> Callable[[Sequence[Sequence[Any]]], list[FactRow]]:
+    row_type = ROW_TYPES[fact.name]
+
+    def convert(rows: Sequence[Sequence[Any]]) -> list[FactRow]:
+        # The as-of shape walks the index backwards (so no Sort node); callers want time order.
+        ordered = reversed(rows) if reverse else rows
+        return [row_type(*row) for row in ordered]
+
+    return convert
+
+
+def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[AlfredInterval]]:
+    row_type = ROW_TYPES[fact.name]
+
+    def convert(rows: Sequence[Sequence[Any]]) -> list[AlfredInterval]:
+        result = []
+        for row in rows:
+            version = row_type(*row[:-1])
+            result.append(AlfredInterval(version, version.knowledge_time, row[-1]))
+        return result
+
+    return convert
+
+
+def join_as_of(
+    rows: Iterable[FactRow],
+    decision_times: Iterable[datetime],
+    series_ids: Iterable[int] | None = None,
+) -> list[AsOfValue]:
+    """The latest print of each series as known at each decision time, in one pass.
+
+    ``rows`` is a release stream (every version of some series). The result has, for each
+    decision time in the order given (repeats kept), for each series in ascending order, one
+    :class:`AsOfValue` per row of what :meth:`Reader.latest` answers at that time: the newest
+    observation known so far, every entity of it (a whole curve, every trader category) at its
+    newest known version; or one ``AsOfValue`` with ``row`` None when nothing was known yet.
+    ``series_ids`` names the series to report (default: those in ``rows``).
+
+    Per series the versions are replayed in knowledge_time order while the decision times
+    advance: O(rows + times x entities) per series, instead of one query per decision time.
+    """
+    given = [instant("decision_time", moment) for moment in decision_times]
+    by_series: dict[int, list[FactRow]] = {}
+    for row in rows:
+        by_series.setdefault(row.series_id, []).append(row)
+    wanted = sorted(set(by_series) if series_ids is None else set(series_list(series_ids)))
+    order = sorted(range(len(given)), key=given.__getitem__)
+    answers: dict[int, list[list[FactRow]]] = {}
+    for series_id in wanted:
+        stream = sorted(by_series.get(series_id, []), key=lambda row: row.knowledge_time)
+        # obs_time -> entity -> its newest version so far; the newest obs_time so far.
+        current: dict[datetime, dict[tuple[Any, ...], FactRow]] = {}
+        newest: datetime | None = None
+        position = 0
+        seen: list[list[FactRow]] = [[] for _ in given]
+        for index in order:
+            moment = given[index]
+            while position < len(stream) and stream[position].knowledge_time <= moment:
+                row = stream[position]
+                current.setdefault(row.obs_time, {})[_entity(row)] = row
+                if newest is None or row.obs_time > newest:
+                    newest = row.obs_time
+                position += 1
+            if newest is not None:
+                entities = current[newest]
+                seen[index] = [entities[entity] for entity in sorted(entities)]
+        answers[series_id] = seen
+    result: list[AsOfValue] = []
+    for index, moment in enumerate(given):
+        for series_id in wanted:
+            latest = answers[series_id][index]
+            if not latest:
+                result.append(AsOfValue(moment, series_id, None))
+            result.extend(AsOfValue(moment, series_id, row) for row in latest)
+    return result
+
+
+def _entity(row: FactRow) -> tuple[Any, ...]:
+    """The entity part of a row's observation (tenor, category, instrument), or ()."""
+    return tuple(getattr(row, name) for name in _entity_fields(row.table))
+
+
+@cache
+def _entity_fields(table: str) -> tuple[str, ...]:
+    return resolve_table(table).entities
+
+
+class Ranged(Enum):
+    """The reads over an observation window: which statement of :class:`ReadSql` each runs."""
+
+    FIRST_RELEASE = "first_release"
+    VINTAGES = "vintages"
+    INTERVALS = "intervals"
+
+    def statement(self, statements: ReadSql) -> str:
+        """This read's SQL among ``statements``."""
+        if self is Ranged.FIRST_RELEASE:
+            return statements.first_release
+        if self is Ranged.VINTAGES:
+            return statements.vintages
+        return statements.intervals
+
+
+class _Queries:
+    """Builds the query of each read; shared by every reader."""
+
+    @staticmethod
+    def as_of(
+        table: TableRef,
+        *,
+        series_ids: Any,
+        as_of: Any,
+        start: Any,
+        end: Any,
+        ingested_before: Replay,
+    ) -> Query[list[FactRow]]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
+        return Query(statements.as_of, parameters, _rows(fact, reverse=True), cutoff_at)
+
+    @staticmethod
+    def latest(
+        table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
+    ) -> Query[list[FactRow]]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, by_series=False
+        )
+        parameters["as_of"] = instant("as_of", as_of)
+        return Query(statements.latest, parameters, _rows(fact), cutoff_at)
+
+    @staticmethod
+    def ranged(
+        table: TableRef,
+        shape: Ranged,
+        *,
+        series_ids: Any,
+        start: Any,
+        end: Any,
+        as_of: Any,
+        ingested_before: Replay,
+    ) -> Query[Any]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(start, end)
+        parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
+        convert: Callable[[Sequence[Sequence[Any]]], Any]
+        convert = _intervals(fact) if shape is Ranged.INTERVALS else _rows(fact)
+        return Query(shape.statement(statements), parameters, convert, cutoff_at)
+
+    @staticmethod
+    def vintage_dates(
+        table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
+    ) -> Query[Any]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters |= _window(None, None)
+        parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
+        ids = series_list(series_ids)
+        single = isinstance(series_ids, Integral)
+
+        def convert(rows: Sequence[Sequence[Any]]) -> Any:
+            found: dict[int, list[datetime]] = {series_id: [] for series_id in ids}
+            for series_id, moment in rows:
+                found[int(series_id)].append(moment)
+            return found[ids[0]] if single else found
+
+        return Query(statements.vintage_dates, parameters, convert, cutoff_at)
+
+    @staticmethod
+    def stream(
+        table: TableRef, series_ids: Any, until: datetime, ingested_before: Replay
+    ) -> Query[list[FactRow]]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        parameters["as_of"] = until
+        return Query(statements.stream, parameters, _rows(fact), cutoff_at)
+
+    @staticmethod
+    def cross_section(
+        table: TableRef, obs_time: Any, as_of: Any, series_ids: Any, ingested_before: Replay
+    ) -> Query[list[FactRow]]:
+        fact = resolve_table(table)
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, by_series=False
+        )
+        parameters |= {
+            "obs_time": period("obs_time", obs_time, BEGINNING),
+            "as_of": instant("as_of", as_of),
+        }
+        sql = statements.cross_section if series_ids is None else statements.cross_section_of
+        return Query(sql, parameters, _rows(fact), cutoff_at)
+
+    @staticmethod
+    def backtest_stream(
+        table: TableRef, series_ids: Any, decision_times: Sequence[Any], ingested_before: Replay
+    ) -> tuple[Query[list[FactRow]], list[datetime], list[int]]:
+        times = [instant("decision_time", moment) for moment in decision_times]
+        ids = series_list(series_ids)
+        until = max(times, default=BEGINNING)
+        return _Queries.stream(table, ids, until, ingested_before), times, ids
+
+    @staticmethod
+    def cutoff(at: Any) -> Query[Cutoff]:
+        def convert(rows: Sequence[Sequence[Any]]) -> Cutoff:
+            commit, ingest = rows[0]
+            return Cutoff(int(commit), int(ingest))
+
+        if at is None:
+            return Query(CUTOFF_NOW_SQL, {}, convert)
+        return Query(CUTOFF_AT_SQL, {"cutoff_time": instant("at", at)}, convert)
+
+
+def _window(start: Any, end: Any) -> dict[str, datetime]:
+    low, high = period("start", start, BEGINNING), period("end", end, END_OF_TIME)
+    checked_range(low, high)
+    return {"start": low, "end": high}

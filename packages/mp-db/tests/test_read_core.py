@@ -1,0 +1,110 @@
+"""The readers' sans-I/O core driven by a scripted transport, without a server.
+
+Every read is steps that yield :class:`~mp_db._reads.Fetch` requests (see docs/sync-async.md);
+here a test answers them, as httpx's MockTransport does. The real-server tests in
+``test_reads.py`` and the reference suite check the same reads against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from mp_config.steps import run
+from mp_db import BadInputError, Cutoff, MacroObservationRow
+from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL
+from mp_db._reads import Fetch, _Reads
+
+WHEN = datetime(2024, 3, 1, tzinfo=UTC)
+CORE = _Reads()
+
+
+def _row(series_id: int, obs_day: int, value: float) -> tuple[Any, ...]:
+    obs = datetime(2024, 1, obs_day, tzinfo=UTC)
+    return (series_id, obs, obs, 0, "vendor", obs, 1, value)
+
+
+class Script:
+    """Answers each Fetch with the next scripted reply (rows, or an exception to raise)."""
+
+    def __init__(self, *replies: Sequence[Any] | Exception) -> None:
+        self.replies = list(replies)
+        self.requests: list[Fetch] = []
+
+    def __call__(self, request: Fetch) -> Sequence[Any]:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+def test_cutoff_is_one_statement() -> None:
+    """cutoff() asks for the newest commit and ingest and returns them as a Cutoff."""
+    script = Script([(12, 34)])
+    assert run(CORE._cutoff(), script) == Cutoff(12, 34)
+    assert [request.sql for request in script.requests] == [CUTOFF_NOW_SQL]
+
+
+def test_latest_binds_arguments_and_types_rows() -> None:
+    """latest() binds the series and as_of, and turns the fetched rows into row objects."""
+    script = Script([_row(7, 2, 1.5), _row(7, 2, 2.5)])
+    rows = run(CORE._latest(MacroObservationRow, 7, as_of=WHEN), script)
+    assert [row.value for row in rows] == [1.5, 2.5]
+    assert all(isinstance(row, MacroObservationRow) for row in rows)
+    (request,) = script.requests
+    assert request.parameters["as_of"] == WHEN
+    assert request.parameters["series_ids"] == [7]
+
+
+def test_as_of_reverses_the_index_order() -> None:
+    """as_of() fetches newest first (no Sort node) and answers in time order."""
+    script = Script([_row(3, 5, 5.0), _row(3, 1, 1.0)])
+    rows = run(CORE._as_of(MacroObservationRow, 3, as_of=WHEN), script)
+    assert [row.value for row in rows] == [1.0, 5.0]
+
+
+def test_replay_datetime_resolves_the_cutoff_first() -> None:
+    """A datetime ingested_before is turned into cutoff parameters before the read runs."""
+    script = Script([(40, 41)], [])
+    assert (
+        run(CORE._latest("macro_observations", [1, 2], as_of=WHEN, ingested_before=WHEN), script)
+        == []
+    )
+    first, second = script.requests
+    assert first.sql == CUTOFF_AT_SQL
+    assert first.parameters == {"cutoff_time": WHEN}
+    assert (second.parameters["cutoff_commit"], second.parameters["cutoff_ingest"]) == (40, 41)
+
+
+def test_bad_input_is_refused_before_any_request() -> None:
+    """A naive datetime is a BadInputError and nothing is asked of the server."""
+    script = Script()
+    with pytest.raises(BadInputError):
+        run(CORE._latest("macro_observations", 1, as_of=datetime(2024, 1, 1)), script)
+    assert script.requests == []
+
+
+def test_empty_backtest_asks_nothing() -> None:
+    """A backtest without decision times answers [] without a statement."""
+    script = Script()
+    assert run(CORE._backtest("macro_observations", [1], []), script) == []
+    assert script.requests == []
+
+
+def test_a_transport_error_reaches_the_caller() -> None:
+    """An error the transport raises is thrown into the core and propagates unchanged."""
+    script = Script(ConnectionResetError("gone"))
+    with pytest.raises(ConnectionResetError, match="gone"):
+        run(CORE._vintage_dates("macro_observations", 1), script)
+
+
+def test_vintage_dates_shapes_by_argument() -> None:
+    """One id gives a list; several give a dict with every requested id."""
+    moment = datetime(2024, 2, 1, tzinfo=UTC)
+    assert run(CORE._vintage_dates("macro_observations", 4), Script([(4, moment)])) == [moment]
+    many = run(CORE._vintage_dates("macro_observations", [4, 5]), Script([(4, moment)]))
+    assert many == {4: [moment], 5: []}
