@@ -19,10 +19,10 @@ from schema_snapshots import (
 from mp_config import PostgresSettings
 from mp_schema import check, current, history, upgrade
 from mp_schema import revision as revision_command
+from mp_stack.native import SUPERUSER
 from mp_testing import ThrowawayPostgres, start_throwaway_postgres
 from mp_testing.exceptions import MpTestingError
 from mp_testing.fixtures import TestDatabase
-from mp_testing.native import SUPERUSER
 
 pytestmark = pytest.mark.scenario("migrations")
 
