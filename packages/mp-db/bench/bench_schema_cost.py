@@ -139,7 +139,12 @@ def run(sizes: PeerSizes, durable: bool) -> dict[str, Any]:
         log(f"schema cost: {len(records):,} rows into {len(items)} variants")
         copies: dict[str, Callable[[], object]] = {
             item.name: partial(
-                copy_rows, engine, _table(item), prepared[item.name], item.copy_types()
+                copy_rows,
+                engine,
+                _table(item),
+                prepared[item.name],
+                item.copy_types(),
+                item.copy_columns(),
             )
             for item in items
         }

@@ -51,6 +51,8 @@ class TableVariant:
         checks: names from :data:`CHECKS`.
         source_type: the SQL type of knowledge_time_source.
         ingest_id: the ``ingest_id`` column with its default ``mp.current_ingest_id()``.
+        sends_ingest_id: the COPY sends ingest_id (as mp's ingest does), so the default is
+            never evaluated.
     """
 
     name: str
@@ -61,6 +63,7 @@ class TableVariant:
     checks: tuple[str, ...] = ()
     source_type: str = "varchar(16)"
     ingest_id: bool = False
+    sends_ingest_id: bool = False
 
     @property
     def table(self) -> str:
@@ -97,10 +100,15 @@ class TableVariant:
             )
         return statements
 
+    def copy_columns(self) -> list[str]:
+        """The columns the COPY sends: :data:`COPY_COLUMNS`, plus ingest_id if sent."""
+        return [*COPY_COLUMNS, *(["ingest_id"] if self.sends_ingest_id else [])]
+
     def copy_types(self) -> list[str]:
-        """Binary COPY types of :data:`COPY_COLUMNS` (an enum takes its label as text)."""
+        """Binary COPY types of :meth:`copy_columns` (an enum takes its label as text)."""
         source = "int2" if self.source_type == "smallint" else "text"
-        return ["int4", "timestamptz", "timestamptz", "float8", source]
+        sent = ["int8"] if self.sends_ingest_id else []
+        return ["int4", "timestamptz", "timestamptz", "float8", source, *sent]
 
 
 VARIANTS = (
@@ -117,6 +125,12 @@ VARIANTS = (
         "source_enum", "knowledge_time_source as an enum (4 bytes)", source_type="bench.source"
     ),
     TableVariant("ingest_id_default", "+ ingest_id DEFAULT mp.current_ingest_id()", ingest_id=True),
+    TableVariant(
+        "ingest_id_sent",
+        "+ ingest_id, sent by the COPY (as mp's ingest does)",
+        ingest_id=True,
+        sends_ingest_id=True,
+    ),
     TableVariant(
         "today",
         "today's table: every part above (varchar source)",
@@ -149,16 +163,23 @@ def create_variant(engine: Engine, item: TableVariant) -> None:
 def records_for(item: TableVariant, records: Sequence[Version]) -> Sequence[tuple[Any, ...]]:
     """The rows as ``item`` takes them (a smallint source gets the source's code), prepared
     outside the timing."""
+    if item.sends_ingest_id:
+        # Any existing ingest_log row will do: the column has no foreign key.
+        return [(*record, 1) for record in records]
     if item.source_type != "smallint":
         return records
     return [(s, obs, known, value, _SOURCE_CODES[code]) for s, obs, known, value, code in records]
 
 
 def copy_rows(
-    engine: Engine, table: str, records: Sequence[Any], types: Sequence[str] | None = None
+    engine: Engine,
+    table: str,
+    records: Sequence[Any],
+    types: Sequence[str] | None = None,
+    columns: Sequence[str] = COPY_COLUMNS,
 ) -> int:
     """psycopg 3 binary COPY of prepared tuples into ``table``."""
-    sql = f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     with engine.begin() as connection:
         raw = connection.connection.driver_connection
         assert raw is not None
