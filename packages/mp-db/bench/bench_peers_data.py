@@ -18,8 +18,8 @@ import numpy as np
 
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
-import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-not-found, unused-ignore]
+import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_db_data import Version
 
 __all__ = [

@@ -18,7 +18,7 @@ import pandas as pd
 
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
-import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_peers_data import Shape
 from sqlalchemy import Connection, Engine
 

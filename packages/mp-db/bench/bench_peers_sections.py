@@ -14,7 +14,7 @@ from typing import Any
 
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
-import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_db_common import Timing, interleaved, log, ratio
 from bench_db_data import AS_OF, DataSet, Version, as_dicts, as_tuples, business_days, create_series
 from bench_db_reads import ONE_YEAR, decision_times

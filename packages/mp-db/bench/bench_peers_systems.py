@@ -33,11 +33,11 @@ from typing import Any, Protocol
 
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
-import arcticdb  # type: ignore[import-not-found, unused-ignore]
-import duckdb  # type: ignore[import-not-found, unused-ignore]
+import arcticdb  # type: ignore[import-not-found, import-untyped, unused-ignore]
+import duckdb  # type: ignore[import-not-found, import-untyped, unused-ignore]
 import pandas as pd
-import polars as pl  # type: ignore[import-not-found, unused-ignore]
-import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+import polars as pl  # type: ignore[import-not-found, import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_peers_data import Shape
 
 __all__ = [
