@@ -28,7 +28,7 @@ from bench_peers_sections import Bench, dataset
 from bench_schema_variants import VARIANTS, TableVariant, copy_rows, create_variant, records_for
 from sqlalchemy import Connection, text
 
-from mp_db._reads import _Queries
+from mp_db._read_queries import _Queries
 
 MP_TABLE = TableVariant("mp_table", "mp.macro_observations itself (migrations 0002 and 0004)")
 #: The variants whose reads differ by one part: the bare key, INCLUDE, the cross-section index.
