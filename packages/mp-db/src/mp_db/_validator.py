@@ -312,13 +312,5 @@ def compiled_validator(table: FactTable) -> CompiledValidator:
     fast, source = _generate(
         spec, steps, staged=staged, allowed=allowed, presence=presence, row_rules=row_rules
     )
-    return CompiledValidator(
-        table=table,
-        steps=steps,
-        staged=staged,
-        allowed=allowed,
-        presence=presence,
-        row_rules=row_rules,
-        fast=fast,
-        source=source,
-    )
+    # Positional, in field order (see the class): the names are the fields' own.
+    return CompiledValidator(table, steps, staged, allowed, presence, row_rules, fast, source)
