@@ -102,7 +102,12 @@ def _reference_problems(
     fact: FactTable, batch: ValidatedBatch, kinds: dict[int, str], instruments: set[int]
 ) -> list[RowProblem]:
     problems = []
-    position = fact.staged.index("instrument_id") if "instrument_id" in fact.entities else None
+    # Columns that point at instruments without a foreign key (the registry says which).
+    instrument_columns = [
+        (position, column)
+        for position, column in enumerate(fact.staged)
+        if fact.spec.column(column).references == "instruments"
+    ]
     for index, record in zip(batch.first_index, batch.records, strict=True):
         series_id = record[0]
         kind = kinds.get(series_id)
@@ -122,15 +127,16 @@ def _reference_problems(
                     f"{fact.spec.kind.value!r} series",
                 )
             )
-        if position is not None and record[position] and record[position] not in instruments:
-            problems.append(
-                RowProblem(
-                    index,
-                    "instrument_id",
-                    "unknown_instrument",
-                    f"no instrument has instrument_id {record[position]}",
+        for position, column in instrument_columns:
+            if record[position] and record[position] not in instruments:
+                problems.append(
+                    RowProblem(
+                        index,
+                        column,
+                        "unknown_instrument",
+                        f"no instrument has {column} {record[position]}",
+                    )
                 )
-            )
     return problems
 
 
