@@ -142,18 +142,27 @@ class _Log:
 # --- payloads: [table, watermark, answer], JSON only ---------------------------------------------
 
 
-_FIELDS: Final = {table: row_fields(row_type) for table, row_type in ROW_TYPES.items()}
+#: Field names per row class, filled on first use: a table registered after import is cached
+#: like the built-in ones.
+_FIELDS: dict[type[FactRow], tuple[str, ...]] = {}
+
+
+def _fields(row_type: type[FactRow]) -> tuple[str, ...]:
+    names = _FIELDS.get(row_type)
+    if names is None:
+        names = _FIELDS[row_type] = row_fields(row_type)
+    return names
 
 
 def _encode_row(row: FactRow) -> list[Any]:
     return [
         value.isoformat() if isinstance(value, datetime) else value
-        for value in (getattr(row, name) for name in _FIELDS[row.table])
+        for value in (getattr(row, name) for name in _fields(type(row)))
     ]
 
 
 def _decode_row(row_type: type[FactRow], values: list[Any]) -> FactRow:
-    names = _FIELDS[row_type.table]
+    names = _fields(row_type)
     decoded: list[Any] = [
         datetime.fromisoformat(value) if name in _TIME_FIELDS and value is not None else value
         for name, value in zip(names, values, strict=True)
