@@ -116,10 +116,11 @@ def test_mp_testing_change_reaches_the_packages_whose_tests_use_it(real: Workspa
 
 
 def test_mp_stack_change_reaches_the_fixtures_and_the_fault_tests(real: Workspace) -> None:
-    """mp-stack runs the native servers: mp-testing's ``native`` extra and the fault tests of
-    mp-db and mp-cache (their test extras) use it; mp-config and mp-schema do not."""
+    """mp-stack runs the native servers: mp-testing's ``native`` extra, the fault tests of
+    mp-db and mp-cache and mp-schema's snapshot restores (their test extras) use it; mp-config
+    does not."""
     affected = set(affected_packages(["packages/mp-stack/src/mp_stack/native/_redis.py"], real))
-    assert affected == {"mp-stack", "mp-testing", "mp-db", "mp-cache"}
+    assert affected == {"mp-stack", "mp-testing", "mp-db", "mp-cache", "mp-schema"}
 
 
 @pytest.mark.parametrize(
