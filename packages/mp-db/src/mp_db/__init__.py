@@ -10,6 +10,7 @@ from mp_db._catalog import (
     SeriesSpec,
     SourceSpec,
 )
+from mp_db._columnar_fetch import Columnar, fetch_arrow, fetch_arrow_async
 from mp_db._cutoff import Cutoff
 from mp_db._database import AsyncDatabase, Database
 from mp_db._engines import (
@@ -20,6 +21,7 @@ from mp_db._engines import (
     session_parameters,
 )
 from mp_db._error_mapping import classify_error, translate_errors
+from mp_db._frame_reads import ArrowReader, AsyncArrowReader
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
@@ -60,6 +62,7 @@ from mp_db._rows import (
 from mp_db._tables import FactTable, resolve_table
 from mp_db._validation import PROBLEM_CODES, validate_batch
 from mp_db._version import __version__
+from mp_db._wide import backtest_wide, curve_wide, positioning_wide
 from mp_db.exceptions import (
     AuthenticationError,
     BadInputError,
@@ -94,7 +97,9 @@ __all__ = [
     "PROBLEM_CODES",
     "ROW_TYPES",
     "AlfredInterval",
+    "ArrowReader",
     "AsOfValue",
+    "AsyncArrowReader",
     "AsyncCachedReader",
     "AsyncCatalog",
     "AsyncDatabase",
@@ -105,6 +110,7 @@ __all__ = [
     "CachedReader",
     "Catalog",
     "CatalogConflictError",
+    "Columnar",
     "ConfigurationError",
     "ConnectionLostError",
     "ConstraintViolationError",
@@ -149,6 +155,7 @@ __all__ = [
     "Weekdays",
     "__version__",
     "add_business_days",
+    "backtest_wide",
     "check_health",
     "check_health_async",
     "classify_error",
@@ -156,11 +163,15 @@ __all__ = [
     "create_db_engine",
     "create_db_engine_async",
     "create_sync_engine",
+    "curve_wide",
     "durability_warnings",
+    "fetch_arrow",
+    "fetch_arrow_async",
     "ingest",
     "ingest_async",
     "join_as_of",
     "next_business_day",
+    "positioning_wide",
     "primary_wal_position",
     "primary_wal_position_async",
     "release_knowledge_time",

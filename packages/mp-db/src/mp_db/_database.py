@@ -20,6 +20,7 @@ from mp_config.steps import Steps, async_method, named_like, sync_method
 from mp_db._catalog import AsyncCatalog, Catalog
 from mp_db._engines import create_db_engine, create_db_engine_async
 from mp_db._error_mapping import translate_errors, translate_errors_async
+from mp_db._frame_reads import ArrowReader, AsyncArrowReader
 from mp_db._health import HealthReport, check_health, check_health_async
 from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
@@ -30,6 +31,7 @@ __all__ = ["AsyncDatabase", "Database"]
 
 E = TypeVar("E", Engine, AsyncEngine)
 RD = TypeVar("RD", Reader, AsyncReader)
+FR = TypeVar("FR", ArrowReader, AsyncArrowReader)
 CT = TypeVar("CT", Catalog, AsyncCatalog)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,12 +50,13 @@ def _on_engine(
     return method
 
 
-class _Databases(Generic[E, RD, CT]):
+class _Databases(Generic[E, RD, FR, CT]):
     """What :class:`Database` and :class:`AsyncDatabase` share: settings, lazily created
     engines, the reader and catalog on them, and the refusal of use after ``close()``."""
 
     _create_engine: Callable[..., E]
     _reader_type: Callable[[E], RD]
+    _frames_type: Callable[[E], FR]
     _catalog_type: Callable[[E], CT]
     _ingests: Any
 
@@ -91,6 +94,12 @@ class _Databases(Generic[E, RD, CT]):
         return type(self)._reader_type(self.read_engine)
 
     @property
+    def frames(self) -> FR:
+        """The reader's reads answered as pyarrow Tables, on the read engine (the ``arrow``
+        extra)."""
+        return type(self)._frames_type(self.read_engine)
+
+    @property
     def catalog(self) -> CT:
         """Register and look up sources, instruments and series on the primary."""
         return type(self)._catalog_type(self.engine)
@@ -108,7 +117,7 @@ class _Databases(Generic[E, RD, CT]):
         return engines
 
 
-class Database(_Databases[Engine, Reader, Catalog]):
+class Database(_Databases[Engine, Reader, ArrowReader, Catalog]):
     """Sync access to mp's database (psycopg 3).
 
     Example:
@@ -119,6 +128,7 @@ class Database(_Databases[Engine, Reader, Catalog]):
 
     _create_engine = staticmethod(create_db_engine)
     _reader_type = Reader
+    _frames_type = ArrowReader
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
 
@@ -155,11 +165,12 @@ class Database(_Databases[Engine, Reader, Catalog]):
         self.close()
 
 
-class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
+class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncArrowReader, AsyncCatalog]):
     """Async access to mp's database (asyncpg): :class:`Database`'s methods, awaited."""
 
     _create_engine = staticmethod(create_db_engine_async)
     _reader_type = AsyncReader
+    _frames_type = AsyncArrowReader
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS
 
