@@ -429,10 +429,18 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` runs small sizes. A benchmark never fails because of speed."""
     _install_workspace(session)
     session.install("matplotlib>=3.8", "hiredis>=2.3")
+    # The peers a researcher would use instead of mp: bench-only, never a package dependency.
+    session.install(
+        "arcticdb>=5", "duckdb>=1.1", "polars>=1.10", "pyarrow>=17", "pandas>=2.2", "numpy>=1.26"
+    )
     out = ROOT / "docs" / "performance"
     out.mkdir(parents=True, exist_ok=True)
     quick = ["--quick"] if "--quick" in session.posargs else []
     session.chdir(PACKAGES_DIR / "mp-db" / "bench")
     session.run("python", "bench_db.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
+    session.run("python", "bench_peers.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
+    session.run(
+        "python", "bench_schema_cost.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""}
+    )
     session.chdir(PACKAGES_DIR / "mp-cache" / "bench")
     session.run("python", "bench_cache.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})

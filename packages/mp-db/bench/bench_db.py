@@ -19,7 +19,6 @@ Writes ``db.json`` (machine, versions, sizes, every raw timing and ratio), ``db.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_cli import bench_settings, options
 from bench_db_common import FULL, QUICK, Context, Sizes, log
 from bench_db_growth import growth
 from bench_db_ingest import backfill, handwritten
@@ -66,9 +66,6 @@ SERVER_SETTINGS = (
     "jit",
     "max_parallel_workers_per_gather",
 )
-#: The benchmark's own statements may run long (naive baselines at 10M rows); the engines
-#: otherwise keep mp's defaults.
-STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 
 
 def _version(distribution: str) -> str | None:
@@ -131,13 +128,7 @@ def run(sizes: Sizes, durable: bool, out: Path) -> dict[str, Any]:
     server = start_throwaway_postgres(durable=durable)
     results: dict[str, Any] = {"sizes": sizes.as_dict()}
     try:
-        settings = server.settings.model_copy(
-            update={
-                "statement_timeout_ms": STATEMENT_TIMEOUT_MS,
-                "idle_in_transaction_timeout_ms": STATEMENT_TIMEOUT_MS,
-                "application_name": "mp-bench",
-            }
-        )
+        settings = bench_settings(server, "mp-bench")
         engine = create_sync_engine(settings)
         async_engine = create_async_db_engine(settings)
         results["machine"] = machine(engine, durable)
@@ -165,25 +156,18 @@ def _parse_sizes(value: str) -> tuple[float, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; write db.json, db.md, growth.png and plans.txt to --out."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for the results")
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
-    parser.add_argument(
-        "--sizes", type=_parse_sizes, help="growth sizes in millions of rows, e.g. 0.1,1,10"
+    parsed = options(
+        __doc__,
+        argv,
+        lambda parser: parser.add_argument(
+            "--sizes", type=_parse_sizes, help="growth sizes in millions of rows, e.g. 0.1,1,10"
+        ),
     )
-    parser.add_argument(
-        "--durable",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="fsync on (realistic; default) or off",
-    )
-    options = parser.parse_args(argv)
-    sizes = QUICK if options.quick else FULL
-    if options.sizes:
-        sizes = replace(sizes, growth_millions=options.sizes)
-    out: Path = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    results = run(sizes, options.durable, out)
+    sizes = QUICK if parsed.quick else FULL
+    if parsed.sizes:
+        sizes = replace(sizes, growth_millions=parsed.sizes)
+    out: Path = parsed.out
+    results = run(sizes, parsed.durable, out)
     results["targets"] = targets(results)
     plotted = plot_growth(results.get("growth", {}), out / "growth.png")
     results["growth_plot"] = "growth.png" if plotted else None

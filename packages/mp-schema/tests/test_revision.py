@@ -43,9 +43,10 @@ pytestmark = pytest.mark.scenario("migrations")
 
 #: The throwaway fact table's spec: an entity column, its own chunk and compression ages.
 WEATHER = FactSpec(
+    name="weather_readings",
     kind=SeriesKind.MACRO,
-    value_columns=("value",),
-    entity_columns=("station",),
+    values=(mp_schema.models.Column("value", mp_schema.models.FLOAT8),),
+    entities=(mp_schema.models.Column("station", mp_schema.models.varchar(8)),),
     chunk_interval="30 days",
     compress_after="60 days",
 )

@@ -2,13 +2,24 @@
 
 Reads select columns in the order of the row class's fields (:func:`row_fields`), so a
 database row maps onto its class positionally.
+
+The seven classes below are written out so that mypy sees their fields (a class made at run
+time is invisible to a type checker); a test checks that each one's fields and types are
+exactly its table's columns in the registry. A table registered without a class here (a
+test's throwaway table, or a new table before its class is written) gets one derived from the
+registry on first use (:data:`ROW_TYPES`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
+
+from sqlalchemy import Table
+
+from mp_schema import FACT_TABLES, fact_spec
 
 __all__ = [
     "ROW_TYPES",
@@ -22,6 +33,7 @@ __all__ = [
     "RateFixingRow",
     "ReleaseCalendarRow",
     "SignalValueRow",
+    "derive_row_type",
     "row_fields",
 ]
 
@@ -145,8 +157,47 @@ class AsOfValue:
     row: FactRow | None
 
 
-ROW_TYPES: dict[str, type[FactRow]] = {
-    kind.table: kind
+class _RowTypes(dict[str, type[FactRow]]):
+    """Row classes by table name; a registered table without a written class gets one."""
+
+    def __missing__(self, name: str) -> type[FactRow]:
+        # Not stored here: a table registered again under the same name gets a new class.
+        return _derived(FACT_TABLES[name])
+
+
+def derive_row_type(name: str) -> type[FactRow]:
+    """A row class for the registered fact table ``name``, made from its registry entry.
+
+    Raises:
+        KeyError: no fact table has that name.
+    """
+    return _derived(FACT_TABLES[name])
+
+
+@cache
+def _derived(table: Table) -> type[FactRow]:
+    spec = fact_spec(table)
+    name = spec.name
+    inherited = {item.name for item in fields(FactRow)}
+    own = [
+        (column.name, column.type.python | None if column.nullable else column.type.python)
+        for column in spec.columns
+        if column.name not in inherited
+    ]
+    class_name = "".join(part.title() for part in name.split("_")) + "Row"
+    return make_dataclass(
+        class_name,
+        own,
+        bases=(FactRow,),
+        namespace={"table": name, "__module__": __name__},
+        frozen=True,
+        slots=True,
+    )
+
+
+#: The row class of each fact table, by table name.
+ROW_TYPES: dict[str, type[FactRow]] = _RowTypes(
+    (kind.table, kind)
     for kind in (
         MacroObservationRow,
         MarketBarRow,
@@ -156,7 +207,7 @@ ROW_TYPES: dict[str, type[FactRow]] = {
         PositioningFlowRow,
         SignalValueRow,
     )
-}
+)
 
 
 def row_fields(row_type: type[FactRow]) -> tuple[str, ...]:

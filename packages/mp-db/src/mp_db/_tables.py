@@ -69,22 +69,12 @@ class FactTable:
         return tuple(column.name for column in self.table.columns)
 
     def column_type(self, column: str) -> str:
-        """The PostgreSQL type name of ``column`` (for binary COPY)."""
-        kind = self.table.columns[column].type
-        name = type(kind).__name__.upper()
-        if "DOUBLE" in name or name == "FLOAT":
-            return "float8"
-        if name == "DATETIME" or "TIMESTAMP" in name:
-            return "timestamptz"
-        if name == "SMALLINTEGER":
-            return "int2"
-        if name == "INTEGER":
-            return "int4"
-        return "text"
+        """The PostgreSQL type name of ``column`` for binary COPY, from the registry."""
+        return self.spec.column(column).type.copy_type
 
     def max_length(self, column: str) -> int | None:
         """Declared length of a VARCHAR column."""
-        return getattr(self.table.columns[column].type, "length", None)
+        return self.spec.column(column).type.length
 
     @property
     def lock_key(self) -> int:
@@ -96,9 +86,9 @@ class FactTable:
 
 
 @cache
-def _by_name(name: str) -> FactTable:
-    table = FACT_TABLES[name]
-    return FactTable(name=name, table=table, spec=fact_spec(table))
+def _for_table(table: Table) -> FactTable:
+    # Keyed by the Table object, so a table registered again (a test's throwaway) is new.
+    return FactTable(name=table.name, table=table, spec=fact_spec(table))
 
 
 def resolve_table(ref: TableRef) -> FactTable:
@@ -112,12 +102,12 @@ def resolve_table(ref: TableRef) -> FactTable:
         name = ref.name
     elif isinstance(ref, type):
         name = str(getattr(ref, "__tablename__", "") or getattr(ref, "table", ""))
-    elif ref in {kind.value for kind in SeriesKind}:
-        name = fact_table_for(ref).name
+    elif ref in {fact_spec(table).kind.value for table in FACT_TABLES.values()}:
+        name = fact_table_for(str(ref)).name
     else:
         name = str(ref).removeprefix("mp.")
     if name not in FACT_TABLES:
         raise UnknownTableError(
             f"{ref!r} is not a fact table; use one of: {', '.join(FACT_TABLES)}"
         )
-    return _by_name(name)
+    return _for_table(FACT_TABLES[name])

@@ -18,8 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mp_config import PostgresSettings, validate_identifier
+from mp_schema._specs import FactSpec, fact_spec
+from mp_schema.models import FACT_TABLES
 
-__all__ = ["RoleNames", "ensure_role_sql", "grant_statements", "revoke_statements"]
+__all__ = [
+    "RoleNames",
+    "ensure_role_sql",
+    "fact_table_grant_statements",
+    "grant_statements",
+    "revoke_statements",
+]
 
 METADATA_TABLES = ("data_sources", "instruments", "series")
 
@@ -66,10 +74,32 @@ END
 $mp_role$"""
 
 
-def grant_statements(roles: RoleNames, fact_tables: tuple[str, ...]) -> list[str]:
-    """Every grant of the managed roles in schema ``mp``."""
+def _ingest_fact_grants(roles: RoleNames, specs: list[FactSpec]) -> list[str]:
+    # One statement per privilege set, tables in registry order (what migration 0003 wrote).
+    by_privileges: dict[tuple[str, ...], list[str]] = {}
+    for spec in specs:
+        by_privileges.setdefault(spec.ingest_privileges, []).append(f"mp.{spec.name}")
+    ingest = validate_identifier(roles.ingest)
+    return [
+        f"GRANT {', '.join(privileges)} ON {', '.join(tables)} TO {ingest}"
+        for privileges, tables in by_privileges.items()
+    ]
+
+
+def fact_table_grant_statements(roles: RoleNames, spec: FactSpec) -> list[str]:
+    """The grants of one fact table added after the roles were set up: the ingest role's
+    privileges from the registry, SELECT for research (default privileges cover only tables
+    the role that set them creates)."""
+    research = validate_identifier(roles.research)
+    return [*_ingest_fact_grants(roles, [spec]), f"GRANT SELECT ON mp.{spec.name} TO {research}"]
+
+
+def grant_statements(roles: RoleNames, fact_tables: tuple[str, ...] | None = None) -> list[str]:
+    """Every grant of the managed roles in schema ``mp`` (fact tables: the registry's when
+    ``fact_tables`` is None)."""
     ingest, research = roles.ingest, roles.research
-    facts = ", ".join(f"mp.{table}" for table in fact_tables)
+    names = tuple(FACT_TABLES) if fact_tables is None else fact_tables
+    specs = [fact_spec(FACT_TABLES[name]) for name in names]
     metadata = ", ".join(f"mp.{table}" for table in METADATA_TABLES)
     timeout = int(roles.research_statement_timeout_ms)
     return [
@@ -78,7 +108,7 @@ def grant_statements(roles: RoleNames, fact_tables: tuple[str, ...]) -> list[str
         f"GRANT USAGE ON SCHEMA mp TO {ingest}, {research}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA mp TO {research}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA mp GRANT SELECT ON TABLES TO {research}",
-        f"GRANT SELECT, INSERT ON {facts} TO {ingest}",
+        *_ingest_fact_grants(roles, specs),
         f"GRANT SELECT, INSERT ON {metadata} TO {ingest}",
         f"GRANT SELECT ON mp.timescale_features TO {ingest}",
         # Identity columns of the metadata tables draw from sequences.

@@ -1,31 +1,76 @@
-"""What makes each fact table special, in one place next to its model.
+"""The registry entry of one fact table: :class:`FactSpec`, the single source of its shape.
 
-``Table.info["fact"]`` holds a :class:`FactSpec`. The migrations read the hypertable settings
-(chunk interval, compression) from it, and mp-db reads the key and value columns to build its
-ingest and point-in-time SQL, so every table follows the same rules without hand-written copies.
+A spec lists the table's entity and value columns (with their types and value rules), its row
+rules, its point-in-time settings (knowledge after observation, midnight rule), its hypertable
+settings (chunk interval, compression) and its grants. Everything else is derived from it: the
+SQLAlchemy table and model (:mod:`mp_schema._registry`), the migrations' hypertable and grant
+SQL, and mp-db's row classes, staging types and compiled validator. ``Table.info["fact"]``
+holds the spec of each derived table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import Table
 
-from mp_schema.enums import SeriesKind
+from mp_schema._rules import (
+    INT2,
+    INT4,
+    INT8,
+    TIMESTAMPTZ,
+    AtLeast,
+    Column,
+    OneOf,
+    RowRule,
+    varchar,
+)
+from mp_schema.enums import KnowledgeTimeSource
 
-__all__ = ["FactSpec", "fact_spec"]
+__all__ = ["COMMON_COLUMNS", "FactSpec", "fact_spec"]
+
+SERIES_ID = Column("series_id", INT4, rules=(AtLeast(1),), foreign_key="series.series_id")
+OBS_TIME = Column("obs_time", TIMESTAMPTZ, accepts_date=True)
+KNOWLEDGE_TIME = Column("knowledge_time", TIMESTAMPTZ)
+#: 0 for the first print, then 1, 2... in knowledge_time order.
+REVISION = Column(
+    "revision", INT2, rules=(AtLeast(0, name="revision_non_negative"),), server_default="0"
+)
+KNOWLEDGE_TIME_SOURCE = Column(
+    "knowledge_time_source",
+    varchar(16),
+    rules=(OneOf(KnowledgeTimeSource),),
+    default_from_call=True,
+)
+INGESTED_AT = Column("ingested_at", TIMESTAMPTZ, server_default="now()")
+#: The ingest (``mp.ingest_log``) that stored the row; 0 for rows older than the log.
+INGEST_ID = Column("ingest_id", INT8, server_default="mp.current_ingest_id()")
+
+#: After the values, in this order: the bookkeeping columns every fact table has.
+_BOOKKEEPING = (REVISION, KNOWLEDGE_TIME_SOURCE, INGESTED_AT, INGEST_ID)
+
+#: The columns every fact table has, by name.
+COMMON_COLUMNS: dict[str, Column] = {
+    column.name: column for column in (SERIES_ID, OBS_TIME, KNOWLEDGE_TIME, *_BOOKKEEPING)
+}
 
 
 @dataclass(frozen=True, slots=True)
 class FactSpec:
-    """The point-in-time shape of one fact hypertable.
+    """The declaration of one fact hypertable (its registry entry).
 
     Attributes:
+        name: the table's name in schema ``mp``.
         kind: the series kind whose observations live here.
-        entity_columns: key parts between ``obs_time`` and ``knowledge_time`` (tenor, category,
+        values: columns compared to decide whether a new vintage really changed anything
+            (an unchanged re-publication inserts nothing), with their types and rules.
+        entities: key parts between ``obs_time`` and ``knowledge_time`` (tenor, category,
             instrument); empty for most tables.
-        value_columns: columns compared to decide whether a new vintage really changed anything
-            (an unchanged re-publication inserts nothing).
+        rules: rules across columns (:class:`~mp_schema._rules.NotBelow`, ...), CHECKs in
+            this order after the column rules'.
+        key_include: non-key columns carried in the primary key index (index-only scans).
+        indexes: extra indexes, ``(name, columns)``; a column may carry ``DESC``.
         knowledge_after_obs: enforce ``knowledge_time >= obs_time`` (not for the release
             calendar, where consensus is known before the period).
         dated: ``obs_time`` must be 00:00 UTC (daily-or-slower data).
@@ -34,16 +79,36 @@ class FactSpec:
             operator enables compression for the table; see ``mp-schema compression``). Chosen
             per table from how long its data keeps being revised: writing into compressed
             chunks is several times slower and has had bugs.
-        compress_order_by: compression ``orderby``; ``segmentby`` is always ``series_id``.
+        ingest_privileges: what the ingest role may do on the table (append-only: never
+            UPDATE or DELETE). The research role reads every table of the schema.
+        model: the name of the derived SQLAlchemy model class.
+        doc: what the table holds (the model's docstring).
     """
 
-    kind: SeriesKind
-    value_columns: tuple[str, ...]
-    entity_columns: tuple[str, ...] = ()
+    name: str
+    kind: StrEnum
+    values: tuple[Column, ...]
+    entities: tuple[Column, ...] = ()
+    rules: tuple[RowRule, ...] = ()
+    key_include: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     knowledge_after_obs: bool = True
     dated: bool = True
     chunk_interval: str = "1 year"
     compress_after: str = "730 days"
+    ingest_privileges: tuple[str, ...] = ("SELECT", "INSERT")
+    model: str = ""
+    doc: str = ""
+
+    @property
+    def entity_columns(self) -> tuple[str, ...]:
+        """Names of the entity columns."""
+        return tuple(column.name for column in self.entities)
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        """Names of the value columns."""
+        return tuple(column.name for column in self.values)
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -54,6 +119,32 @@ class FactSpec:
     def observation_columns(self) -> tuple[str, ...]:
         """What identifies one observation across its vintages (the key minus knowledge_time)."""
         return ("series_id", "obs_time", *self.entity_columns)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """Every column, in table order: key, values, then bookkeeping."""
+        return (SERIES_ID, OBS_TIME, *self.entities, KNOWLEDGE_TIME, *self.values, *_BOOKKEEPING)
+
+    @property
+    def staged_columns(self) -> tuple[str, ...]:
+        """Columns a batch supplies: key, values and the knowledge-time quality."""
+        return (*self.key_columns, *self.value_columns, "knowledge_time_source")
+
+    @property
+    def ignored_on_input(self) -> tuple[str, ...]:
+        """Columns a batch may carry but mp computes (rows read back can be re-ingested)."""
+        return ("revision", "ingested_at")
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``.
+
+        Raises:
+            KeyError: the table has no such column.
+        """
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
 
     @property
     def compress_segment_by(self) -> str:

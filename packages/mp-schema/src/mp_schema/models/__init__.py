@@ -3,56 +3,76 @@
 Three metadata tables (:class:`DataSource`, :class:`Instrument`, :class:`Series`), seven fact
 hypertables (see :data:`FACT_MODELS`) and two bookkeeping tables (:class:`TimescaleFeature`,
 :class:`IngestLog`), all in schema ``mp``.
+
+The fact tables are derived from their registry entries (:class:`FactSpec`, built from
+:class:`Column`, the column types and the rules exported here); :func:`register_fact_table`
+adds one (docs/registry.md).
 """
 
-from sqlalchemy import Table
-
-from mp_schema._specs import FactSpec, fact_spec
-from mp_schema.enums import SeriesKind as _SeriesKind
+from mp_schema._rules import (
+    FLOAT8,
+    INT2,
+    INT4,
+    INT8,
+    TIMESTAMPTZ,
+    AtLeast,
+    AtLeastOne,
+    Column,
+    ColumnRule,
+    Matches,
+    NonNegative,
+    NotBelow,
+    OneOf,
+    RowRule,
+    SqlType,
+    varchar,
+)
+from mp_schema._specs import COMMON_COLUMNS, FactSpec, fact_spec
 from mp_schema.models._base import NAMING_CONVENTION, SCHEMA, Base
 from mp_schema.models._bookkeeping import IngestLog, TimescaleFeature
 from mp_schema.models._catalog import DataSource, Instrument, Series
 from mp_schema.models._facts import (
     FACT_MODELS,
+    FACT_SPECS,
     CurvePoint,
-    FactMixin,
     MacroObservation,
     MarketBar,
     PositioningFlow,
     RateFixing,
     ReleaseCalendarEntry,
     SignalValue,
+)
+from mp_schema.models._registry import (
+    FACT_TABLES,
+    FactMixin,
     fact_constraints,
+    fact_model,
+    fact_table_ddl,
+    fact_table_for,
+    register_fact_table,
+    unregister_fact_table,
 )
 
 metadata = Base.metadata
 
-#: The fact tables, keyed by table name, in creation order.
-FACT_TABLES: dict[str, Table] = {
-    model.__table__.name: model.__table__  # type: ignore[attr-defined]
-    for model in FACT_MODELS
-}
-
-
-def fact_table_for(kind: _SeriesKind | str) -> Table:
-    """The fact table holding series of ``kind``.
-
-    Raises:
-        KeyError: no fact table holds that kind.
-    """
-    wanted = _SeriesKind(kind)
-    for table in FACT_TABLES.values():
-        if fact_spec(table).kind is wanted:
-            return table
-    raise KeyError(f"no fact table for series kind {kind!r}")
-
 
 __all__ = [
+    "COMMON_COLUMNS",
     "FACT_MODELS",
+    "FACT_SPECS",
     "FACT_TABLES",
+    "FLOAT8",
+    "INT2",
+    "INT4",
+    "INT8",
     "NAMING_CONVENTION",
     "SCHEMA",
+    "TIMESTAMPTZ",
+    "AtLeast",
+    "AtLeastOne",
     "Base",
+    "Column",
+    "ColumnRule",
     "CurvePoint",
     "DataSource",
     "FactMixin",
@@ -61,14 +81,25 @@ __all__ = [
     "Instrument",
     "MacroObservation",
     "MarketBar",
+    "Matches",
+    "NonNegative",
+    "NotBelow",
+    "OneOf",
     "PositioningFlow",
     "RateFixing",
     "ReleaseCalendarEntry",
+    "RowRule",
     "Series",
     "SignalValue",
+    "SqlType",
     "TimescaleFeature",
     "fact_constraints",
+    "fact_model",
     "fact_spec",
+    "fact_table_ddl",
     "fact_table_for",
     "metadata",
+    "register_fact_table",
+    "unregister_fact_table",
+    "varchar",
 ]
