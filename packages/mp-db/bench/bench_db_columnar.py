@@ -6,8 +6,8 @@ Loads the issue-13 shape (20 series x 30 years business-daily x 5 vintages, and 
 500 series x 2 years x 2 vintages; ``--quick``: 4 series x 3 years and 500 x 3 months) into a
 throwaway cluster (or, with ``--database``, a database of that name on the server .env names,
 loaded once and kept), then times per shape, interleaved: EXPLAIN ANALYZE's execution time of
-the statement (the server's floor), typed rows, ``ArrowReader`` (and its table turned into
-pandas / polars) sync, ``AsyncArrowReader`` async, and, when ``adbc-driver-postgresql`` is
+the statement (the server's floor), typed rows, ``FrameReader`` with ``ARROW``, ``PANDAS`` and
+``POLARS`` sync, ``AsyncFrameReader`` (``ARROW``) async, and, when ``adbc-driver-postgresql`` is
 installed, the ADBC driver on the same statement. It records rows touched (rows out of the
 scan nodes) against rows returned and the shared buffers, prints a table with the issue's
 targets and writes ``columnar.json`` to ``--out``. Speed is reported, never judged.
@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars
 import psycopg
 from bench_db_common import interleaved, log, quiet_gc
 from bench_db_data import AS_OF, DataSet, as_dicts, as_tuples, business_days, create_series
@@ -36,8 +35,12 @@ from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
 from mp_db import (
-    ArrowReader,
-    AsyncArrowReader,
+    ARROW,
+    PANDAS,
+    POLARS,
+    AsyncFrameReader,
+    Form,
+    FrameReader,
     Query,
     Reader,
     create_async_db_engine,
@@ -222,19 +225,17 @@ def measure(
     )
     adbc = _adbc(uri)
     try:
-        rows, frames = Reader(engine), ArrowReader(engine)
-        async_reader = AsyncArrowReader(async_engine)
+        rows = Reader(engine)
+        frames: dict[str, Form[Any]] = {"arrow": ARROW, "pandas": PANDAS, "polars": POLARS}
+        async_reader = AsyncFrameReader(async_engine, ARROW)
 
         def call(reader: Any) -> Callable[[], Any]:
             return lambda: getattr(reader, shape.method)(*shape.args, **shape.options)
 
-        table = call(frames)
         variants: dict[str, Callable[[], object]] = {
             "server": lambda: explain(raw, shape.query),
             "rows": call(rows),
-            "arrow": table,
-            "pandas": lambda: table().to_pandas(),
-            "polars": lambda: polars.from_arrow(table()),
+            **{name: call(FrameReader(engine, form)) for name, form in frames.items()},
             "arrow_async": lambda: runner.run(call(async_reader)()),
         }
         if adbc is not None and not shape.query.planner:

@@ -16,11 +16,15 @@ from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
 from mp_db import (
-    ArrowReader,
-    AsyncArrowReader,
+    ARROW,
+    PANDAS,
+    POLARS,
+    AsyncFrameReader,
     AsyncReader,
     BadInputError,
     Columnar,
+    Form,
+    FrameReader,
     MacroObservationRow,
     Reader,
     backtest_wide,
@@ -37,38 +41,36 @@ from mp_db.exceptions import ConfigurationError
 T = utc(2025, 1)
 
 
-def _as(output: str, table: pa.Table) -> Any:
-    """The table in the form the test asks for (the conversions the README shows)."""
-    if output == "pandas":
-        return table.to_pandas()
-    if output == "polars":
-        return pl.from_arrow(table)
-    return table
+FORMS: dict[str, Form[Any]] = {"arrow": ARROW, "pandas": PANDAS, "polars": POLARS}
 
 
 class Readers:
     """Reads through the psycopg or asyncpg readers: rows (Reader, AsyncReader), or a table
-    (ArrowReader, AsyncArrowReader) as Arrow, pandas or polars."""
+    (FrameReader, AsyncFrameReader) as Arrow, pandas or polars."""
 
     def __init__(self, name: str, engine: Engine, settings: PostgresSettings) -> None:
         self.name, self.engine, self.settings = name, engine, settings
 
     def read(self, output: str, method: str, *args: Any, **options: Any) -> Any:
         if self.name == "sync":
-            reader = Reader(self.engine) if output == "rows" else ArrowReader(self.engine)
-            answer = getattr(reader, method)(*args, **options)
-            return answer if output == "rows" else _as(output, answer)
+            reader = (
+                Reader(self.engine) if output == "rows" else FrameReader(self.engine, FORMS[output])
+            )
+            return getattr(reader, method)(*args, **options)
 
         async def read() -> Any:
             engine = create_async_db_engine(self.settings)
             try:
-                chosen = AsyncReader(engine) if output == "rows" else AsyncArrowReader(engine)
+                chosen = (
+                    AsyncReader(engine)
+                    if output == "rows"
+                    else AsyncFrameReader(engine, FORMS[output])
+                )
                 return await getattr(chosen, method)(*args, **options)
             finally:
                 await engine.dispose()
 
-        answer = run(read())
-        return answer if output == "rows" else _as(output, answer)
+        return run(read())
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -101,14 +103,14 @@ def test_parameters_render_as_literals() -> None:
 def test_frame_reads_refuse_what_the_row_reads_refuse(engine: Engine) -> None:
     """The frame readers run the row reads' argument checks: a naive datetime is refused."""
     with pytest.raises(BadInputError, match="as_of"):
-        ArrowReader(engine).as_of("macro", 1, as_of=datetime(2024, 1, 1))
+        FrameReader(engine, ARROW).as_of("macro", 1, as_of=datetime(2024, 1, 1))
 
 
 def test_frame_readers_offer_the_row_reads() -> None:
     """Each frame reader has every read of its row reader but the streamed one and ``run``,
     each made from the same core method (same name and docstring); mypy checks that their
     parameters are the row reads' (they are typed from the same generator methods)."""
-    for frames, rows in ((ArrowReader, Reader), (AsyncArrowReader, AsyncReader)):
+    for frames, rows in ((FrameReader, Reader), (AsyncFrameReader, AsyncReader)):
         names = {name for name in vars(frames) if not name.startswith("_")}
         row_names = {name for name in vars(rows) if not name.startswith("_")}
         assert names == row_names - {"run", "iter_vintages"}
@@ -117,16 +119,25 @@ def test_frame_readers_offer_the_row_reads() -> None:
             assert getattr(frames, name).__doc__
 
 
-def test_frame_reads_are_typed_as_tables(engine: Engine, make_series: SeriesMaker) -> None:
-    """mypy types a frame read as ``pyarrow.Table`` (not Any: ``assert_type`` fails on Any,
-    with pyarrow-stubs in the typecheck session) whatever names the table; the answer is one."""
+def test_frame_reads_are_typed_by_their_form(engine: Engine, make_series: SeriesMaker) -> None:
+    """mypy types a frame read by the reader's form: ``pyarrow.Table``, ``pandas.DataFrame``,
+    ``polars.DataFrame`` (not Any: ``assert_type`` fails on Any, and pyarrow-stubs are in the
+    typecheck session), whatever names the table; the answers are those types, equal."""
     series = make_series()
     ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
-    reader = ArrowReader(engine)
-    typed = assert_type(reader.as_of(MacroObservationRow, series, as_of=T), pa.Table)
-    named = assert_type(reader.latest("macro", [series], as_of=T), pa.Table)
-    assert typed.equals(named)
-    assert typed.column("value").to_pylist() == [1.0]
+    typed = FrameReader(engine, ARROW).as_of(MacroObservationRow, series, as_of=T)
+    table = assert_type(typed, pa.Table)
+    named = assert_type(FrameReader(engine, ARROW).latest("macro", [series], as_of=T), pa.Table)
+    frame = assert_type(FrameReader(engine, PANDAS).latest("macro", series, as_of=T), pd.DataFrame)
+    polars_frame = assert_type(
+        FrameReader(engine, POLARS).latest("macro", series, as_of=T), pl.DataFrame
+    )
+    assert table.equals(named)
+    assert isinstance(table, pa.Table)
+    assert isinstance(frame, pd.DataFrame)
+    assert isinstance(polars_frame, pl.DataFrame)
+    assert table.column("value").to_pylist() == list(frame["value"]) == [1.0]
+    assert polars_frame["value"].to_list() == [1.0]
 
 
 def test_an_empty_backtest_is_a_table_with_its_columns(readers: Readers) -> None:
@@ -221,12 +232,12 @@ def test_columnar_read_joins_the_callers_snapshot(engine: Engine, make_series: S
         snapshot = connection.execution_options(isolation_level="REPEATABLE READ")
         assert len(Reader(snapshot).as_of("macro", series, as_of=T)) == 1
         ingest(engine, "macro", [macro(series, utc(2024, 2), utc(2024, 3), 2.0)])
-        arrow_reader = ArrowReader(snapshot)
+        arrow_reader = FrameReader(snapshot, ARROW)
         assert arrow_reader.as_of("macro", series, as_of=T).num_rows == 1
         arrow_reader.backtest("macro", [series], [T])
         setting = text("SELECT current_setting('timescaledb.enable_runtime_exclusion')")
         assert snapshot.execute(setting).scalar() == "on"
-    fresh = ArrowReader(engine)
+    fresh = FrameReader(engine, ARROW)
     assert fresh.as_of("macro", series, as_of=T).num_rows == 2
 
 
@@ -242,7 +253,7 @@ def test_async_columnar_read_joins_the_callers_snapshot(
         try:
             async with async_engine.connect() as connection:
                 snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
-                reader = AsyncArrowReader(snapshot)
+                reader = AsyncFrameReader(snapshot, ARROW)
                 first = (await reader.as_of("macro", series, as_of=T)).num_rows
                 ingest(engine, "macro", [macro(series, utc(2024, 2), utc(2024, 3), 2.0)])
                 second = (await reader.as_of("macro", series, as_of=T)).num_rows

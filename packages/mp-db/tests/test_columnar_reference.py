@@ -3,7 +3,7 @@
 Driven off the reference-model harness: each scenario is a random valid history ingested
 through ``ingest`` (psycopg) or ``ingest_async`` (asyncpg), and every call the reference
 tests make (including replay cutoffs) is asked twice on the same driver: once for rows, once
-of :class:`~mp_db.ArrowReader`. The table must hold exactly the rows' fields, in the rows'
+of :class:`~mp_db.FrameReader`. The table must hold exactly the rows' fields, in the rows'
 order; the rows themselves are pinned to the model by ``test_reference_reads.py``.
 """
 
@@ -89,7 +89,7 @@ def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any]]:
     if built.driver == "sync":
         engine = mp_db.create_sync_engine(built.settings)
         try:
-            rows, arrow = mp_db.Reader(engine), mp_db.ArrowReader(engine)
+            rows, arrow = mp_db.Reader(engine), mp_db.FrameReader(engine, mp_db.ARROW)
             return [
                 (
                     getattr(rows, call.method)(*call.args, **call.kwargs),
@@ -103,7 +103,7 @@ def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any]]:
     async def both() -> list[tuple[Any, Any]]:
         engine = mp_db.create_async_db_engine(built.settings)
         try:
-            rows, arrow = mp_db.AsyncReader(engine), mp_db.AsyncArrowReader(engine)
+            rows, arrow = mp_db.AsyncReader(engine), mp_db.AsyncFrameReader(engine, mp_db.ARROW)
             return [
                 (
                     await getattr(rows, call.method)(*call.args, **call.kwargs),

@@ -21,7 +21,8 @@ from mp_db._engines import (
     session_parameters,
 )
 from mp_db._error_mapping import classify_error, translate_errors
-from mp_db._frame_reads import ArrowReader, AsyncArrowReader
+from mp_db._frame_forms import ARROW, PANDAS, POLARS, Form
+from mp_db._frame_reads import AsyncFrameReader, FrameReader
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
@@ -88,21 +89,23 @@ from mp_db.exceptions import (
 )
 
 __all__ = [
+    "ARROW",
     "BEGINNING",
     "DEADLOCK_ATTEMPTS",
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_MAX_STALENESS_SECONDS",
     "DEFAULT_RETRY",
     "END_OF_TIME",
+    "PANDAS",
+    "POLARS",
     "PROBLEM_CODES",
     "ROW_TYPES",
     "AlfredInterval",
-    "ArrowReader",
     "AsOfValue",
-    "AsyncArrowReader",
     "AsyncCachedReader",
     "AsyncCatalog",
     "AsyncDatabase",
+    "AsyncFrameReader",
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
@@ -119,6 +122,8 @@ __all__ = [
     "Database",
     "FactRow",
     "FactTable",
+    "Form",
+    "FrameReader",
     "HealthReport",
     "HolidayCalendar",
     "IngestProgress",

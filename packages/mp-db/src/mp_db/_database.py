@@ -20,7 +20,8 @@ from mp_config.steps import Steps, async_method, named_like, sync_method
 from mp_db._catalog import AsyncCatalog, Catalog
 from mp_db._engines import create_db_engine, create_db_engine_async
 from mp_db._error_mapping import translate_errors, translate_errors_async
-from mp_db._frame_reads import ArrowReader, AsyncArrowReader
+from mp_db._frame_forms import Form
+from mp_db._frame_reads import AsyncFrameReader, FrameReader
 from mp_db._health import HealthReport, check_health, check_health_async
 from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
@@ -31,10 +32,10 @@ __all__ = ["AsyncDatabase", "Database"]
 
 E = TypeVar("E", Engine, AsyncEngine)
 RD = TypeVar("RD", Reader, AsyncReader)
-FR = TypeVar("FR", ArrowReader, AsyncArrowReader)
 CT = TypeVar("CT", Catalog, AsyncCatalog)
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F")
 
 
 def _on_engine(
@@ -50,13 +51,12 @@ def _on_engine(
     return method
 
 
-class _Databases(Generic[E, RD, FR, CT]):
+class _Databases(Generic[E, RD, CT]):
     """What :class:`Database` and :class:`AsyncDatabase` share: settings, lazily created
     engines, the reader and catalog on them, and the refusal of use after ``close()``."""
 
     _create_engine: Callable[..., E]
     _reader_type: Callable[[E], RD]
-    _frames_type: Callable[[E], FR]
     _catalog_type: Callable[[E], CT]
     _ingests: Any
 
@@ -94,12 +94,6 @@ class _Databases(Generic[E, RD, FR, CT]):
         return type(self)._reader_type(self.read_engine)
 
     @property
-    def frames(self) -> FR:
-        """The reader's reads answered as pyarrow Tables, on the read engine (the ``arrow``
-        extra)."""
-        return type(self)._frames_type(self.read_engine)
-
-    @property
     def catalog(self) -> CT:
         """Register and look up sources, instruments and series on the primary."""
         return type(self)._catalog_type(self.engine)
@@ -117,7 +111,7 @@ class _Databases(Generic[E, RD, FR, CT]):
         return engines
 
 
-class Database(_Databases[Engine, Reader, ArrowReader, Catalog]):
+class Database(_Databases[Engine, Reader, Catalog]):
     """Sync access to mp's database (psycopg 3).
 
     Example:
@@ -128,9 +122,13 @@ class Database(_Databases[Engine, Reader, ArrowReader, Catalog]):
 
     _create_engine = staticmethod(create_db_engine)
     _reader_type = Reader
-    _frames_type = ArrowReader
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
+
+    def frames(self, form: Form[F]) -> FrameReader[F]:
+        """The reader's reads answered as tables in ``form`` (``ARROW``, ``PANDAS``,
+        ``POLARS``), on the read engine."""
+        return FrameReader(self.read_engine, form)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -165,14 +163,17 @@ class Database(_Databases[Engine, Reader, ArrowReader, Catalog]):
         self.close()
 
 
-class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncArrowReader, AsyncCatalog]):
+class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
     """Async access to mp's database (asyncpg): :class:`Database`'s methods, awaited."""
 
     _create_engine = staticmethod(create_db_engine_async)
     _reader_type = AsyncReader
-    _frames_type = AsyncArrowReader
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS
+
+    def frames(self, form: Form[F]) -> AsyncFrameReader[F]:
+        """See :meth:`Database.frames`."""
+        return AsyncFrameReader(self.read_engine, form)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

@@ -1,23 +1,23 @@
-"""Point-in-time reads answered as pyarrow Tables: :class:`ArrowReader`, :class:`AsyncArrowReader`.
+"""Point-in-time reads answered as tables: :class:`FrameReader`, :class:`AsyncFrameReader`.
 
 The same reads as :class:`~mp_db.Reader`, from the same sans-I/O core (:class:`_Reads`), with
 the same parameters: :func:`frame_method` makes each public method from the core's generator
 method, as :func:`mp_config.steps.sync_method` does for the row readers, but typed to return
-a table. What differs is the driver. ``fetch(query)`` (:mod:`mp_db._reads`) yields the read's
-statement as a :class:`~mp_db._reads.Fetch` carrying its columns; a row driver sends rows back,
+the reader's form (:mod:`mp_db._frame_forms`). What differs is the driver. ``fetch(query)``
+(:mod:`mp_db._reads`) yields the read's statement as a :class:`~mp_db._reads.Fetch` carrying
+its columns; a row driver sends rows back,
 which become row objects; the frame driver fetches that statement as a binary COPY decoded
 into a table (:mod:`mp_db._columnar_fetch`) and that table is the read's answer, so the steps
 end there (:class:`_Answered`) and no row object is ever made. Statements without columns (the
 cutoff of a replay datetime) run as rows on the same connection, so one read sees one snapshot.
-
-pandas and polars frames come from the table: ``table.to_pandas()``, ``polars.from_arrow``.
+The form then turns the table into a pandas or polars DataFrame if asked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack, ExitStack
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._columnar_fetch import fetch_arrow, fetch_arrow_async
 from mp_db._error_mapping import translate_errors
+from mp_db._frame_forms import Form
 from mp_db._planner import planner_settings, planner_settings_async
 from mp_db._read_queries import Query
 from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
@@ -32,10 +33,10 @@ from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
 if TYPE_CHECKING:
     import pyarrow
 
-__all__ = ["ArrowReader", "AsyncArrowReader", "async_frame_method", "frame_method"]
+__all__ = ["AsyncFrameReader", "FrameReader", "async_frame_method", "frame_method"]
 
 T = TypeVar("T")
-S = TypeVar("S")
+F = TypeVar("F")
 P = ParamSpec("P")
 
 
@@ -83,25 +84,23 @@ def _unanswered() -> AssertionError:
 
 
 def frame_method(
-    logic: Callable[Concatenate[S, P], Steps[Any]],
-) -> Callable[Concatenate[S, P], pyarrow.Table]:
-    """The public method of a sync frame reader: ``logic``'s parameters, a pyarrow Table."""
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[FrameReader[F], P], F]:
+    """The public method of :class:`FrameReader`: ``logic``'s parameters, the reader's form."""
 
-    def method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> pyarrow.Table:
-        reader: ArrowReader = self  # type: ignore[assignment]  # placed on ArrowReader
-        return reader._table(logic(self, *args, **kwargs))
+    def method(self: FrameReader[F], /, *args: P.args, **kwargs: P.kwargs) -> F:
+        return self.form.convert(self._table(logic(self, *args, **kwargs)))
 
     return named_like(method, logic)
 
 
 def async_frame_method(
-    logic: Callable[Concatenate[S, P], Steps[Any]],
-) -> Callable[Concatenate[S, P], Coroutine[Any, Any, pyarrow.Table]]:
-    """The public method of an async frame reader: ``logic``'s parameters, an awaited Table."""
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[AsyncFrameReader[F], P], Coroutine[Any, Any, F]]:
+    """The public method of :class:`AsyncFrameReader`: ``logic``'s parameters, awaited."""
 
-    async def method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> pyarrow.Table:
-        reader: AsyncArrowReader = self  # type: ignore[assignment]  # placed on AsyncArrowReader
-        return await reader._table(logic(self, *args, **kwargs))
+    async def method(self: AsyncFrameReader[F], /, *args: P.args, **kwargs: P.kwargs) -> F:
+        return self.form.convert(await self._table(logic(self, *args, **kwargs)))
 
     return named_like(method, logic)
 
@@ -114,26 +113,28 @@ class _FrameReads(_Reads):
         return fetch(query)
 
 
-class ArrowReader(_FrameReads):
-    """The reads of :class:`~mp_db.Reader`, each answered as one pyarrow Table (the ``arrow``
-    extra: ``pip install 'mp-db[arrow]'``).
+class FrameReader(_FrameReads, Generic[F]):
+    """The reads of :class:`~mp_db.Reader`, each answered as one table in ``form``:
+    :data:`~mp_db.ARROW` (a pyarrow Table, the ``arrow`` extra), :data:`~mp_db.PANDAS` or
+    :data:`~mp_db.POLARS` (a DataFrame; mypy types the answers by the form).
 
     Every method takes exactly the parameters of the row read of the same name and refuses
     the same bad input; the table has one column per field of the row answer, in its order
     (``backtest``: ``decision_time``, then the row's fields, null where nothing was known;
     ``intervals``: the row's fields and ``realtime_end``; ``vintage_dates``: ``series_id`` and
-    ``knowledge_time``), with timestamps as ``timestamp[us, tz=UTC]``. The rows are fetched by
-    binary COPY and decoded column by column, without a Python object per row. ``cutoff``
-    gives a :class:`~mp_db.Cutoff`, as the row reader's; streamed vintages stay on
-    :class:`~mp_db.Reader` (``iter_vintages``).
+    ``knowledge_time``), with timestamps timezone-aware in UTC (``timestamp[us, tz=UTC]``). The
+    rows are fetched by binary COPY and decoded column by column, without a Python object per
+    row. ``cutoff`` gives a :class:`~mp_db.Cutoff`, as the row reader's; streamed vintages stay
+    on :class:`~mp_db.Reader` (``iter_vintages``).
 
     Args:
         bind: an Engine (a connection per call) or a Connection (reads join its transaction,
             e.g. a REPEATABLE READ snapshot shared with row reads).
+        form: what each read gives.
     """
 
-    def __init__(self, bind: Engine | Connection) -> None:
-        self.bind = bind
+    def __init__(self, bind: Engine | Connection, form: Form[F]) -> None:
+        self.bind, self.form = bind, form
 
     def _drive(self, steps: Steps[T]) -> T:
         with translate_errors(), ExitStack() as stack:
@@ -157,11 +158,11 @@ class ArrowReader(_FrameReads):
     backtest = frame_method(_Reads._backtest)
 
 
-class AsyncArrowReader(_FrameReads):
-    """The async counterpart of :class:`ArrowReader` (asyncpg): same methods, awaited."""
+class AsyncFrameReader(_FrameReads, Generic[F]):
+    """The async counterpart of :class:`FrameReader` (asyncpg): same methods, awaited."""
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
-        self.bind = bind
+    def __init__(self, bind: AsyncEngine | AsyncConnection, form: Form[F]) -> None:
+        self.bind, self.form = bind, form
 
     async def _drive(self, steps: Steps[T]) -> T:
         with translate_errors():
