@@ -19,10 +19,12 @@ from mp_db import (
     ARROW,
     PANDAS,
     POLARS,
+    AsyncDatabase,
     AsyncFrameReader,
     AsyncReader,
     BadInputError,
     Columnar,
+    Database,
     Form,
     FrameReader,
     MacroObservationRow,
@@ -138,6 +140,24 @@ def test_frame_reads_are_typed_by_their_form(engine: Engine, make_series: Series
     assert isinstance(polars_frame, pl.DataFrame)
     assert table.column("value").to_pylist() == list(frame["value"]) == [1.0]
     assert polars_frame["value"].to_list() == [1.0]
+
+
+def test_a_database_gives_frame_readers(
+    engine: Engine, mp_pg_settings: PostgresSettings, make_series: SeriesMaker
+) -> None:
+    """``Database.frames(form)`` and ``AsyncDatabase.frames(form)`` read on the read engine in
+    that form."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 3.0)])
+    with Database(mp_pg_settings) as db:
+        frame = db.frames(PANDAS).latest("macro", series, as_of=T)
+    assert list(frame["value"]) == [3.0]
+
+    async def read() -> pa.Table:
+        async with AsyncDatabase(mp_pg_settings) as adb:
+            return await adb.frames(ARROW).latest("macro", series, as_of=T)
+
+    assert run(read()).column("value").to_pylist() == [3.0]
 
 
 def test_an_empty_backtest_is_a_table_with_its_columns(readers: Readers) -> None:
