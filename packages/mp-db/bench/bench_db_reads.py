@@ -187,7 +187,8 @@ def _backtest_shape(ids: Sequence[int], times: Sequence[datetime], repeats: int)
     return ReadShape(
         f"backtest_{len(ids)}x{len(times)}",
         f"Reader.backtest: latest print of {len(ids)} series at each of {len(times):,} "
-        "decision days (one stream read, as-of join on the client)",
+        "decision days (answered on the server, one probe per decision time and series; "
+        "mp_sql and the plan: the release stream it replaced, see bench_db_columnar)",
         lambda reader: reader.backtest(ROW, ids, times),
         query,
         {"latest_per_decision_time": Baseline(latest.sql, probes[0], probes)},

@@ -111,10 +111,12 @@ def nanoseconds(moment: datetime) -> int:
 
 
 def _ns_column(table: pa.Table, name: str) -> list[int]:
-    column = table.column(name)
+    # Any: pyarrow-stubs type each compute step's result apart (array, chunked array).
+    column: Any = table.column(name)
     if pa.types.is_timestamp(column.type) and column.type.tz is None:
         column = pc.assume_timezone(column, "UTC")
-    return [int(item) for item in pc.cast(pc.cast(column, UTC_NS), pa.int64()).to_pylist()]
+    values: list[Any] = pc.cast(pc.cast(column, UTC_NS), pa.int64()).to_pylist()
+    return [int(item) for item in values]
 
 
 def canonical(table: pa.Table, kind: str) -> Answer:
@@ -123,9 +125,11 @@ def canonical(table: pa.Table, kind: str) -> Answer:
     columns: list[list[Any]] = []
     if kind == "backtest":
         columns.append(_ns_column(table, "decision_time"))
-    columns.append([int(item) for item in table.column("series_id").to_pylist()])
+    series: list[Any] = table.column("series_id").to_pylist()
+    values: list[Any] = table.column("value").to_pylist()
+    columns.append([int(item) for item in series])
     columns.append(_ns_column(table, "obs_time"))
-    columns.append([float(item) for item in table.column("value").to_pylist()])
+    columns.append([float(item) for item in values])
     return sorted(zip(*columns, strict=True))
 
 

@@ -327,7 +327,8 @@ class DuckPeer:
                 "ASOF JOIN releases r ON d.series_id = r.series_id "
                 "AND d.decision_time >= r.knowledge_time"
             )
-        return self.connection.sql(sql).to_arrow_table()
+        table: pa.Table = self.connection.sql(sql).to_arrow_table()
+        return table
 
     def stored_bytes(self) -> int:
         """The database file after a checkpoint."""

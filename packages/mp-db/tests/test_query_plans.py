@@ -182,3 +182,21 @@ def test_as_of_one_series_uses_the_primary_key(engine: Engine, loaded: list[int]
     indexes = {node["Index Name"] for node in nodes if "Index Name" in node}
     assert indexes
     assert all("pk_macro_observations" in name for name in indexes), indexes
+
+
+def test_backtest_probes_a_row_or_two_per_decision_time_and_series(
+    engine: Engine, loaded: list[int]
+) -> None:
+    """The backtest never reads the release stream: with the reader's planner setting, each
+    (decision time, series) probe walks the primary key backwards and stops at its first row
+    known then (about one row each, against 23,360 stored per series)."""
+    sql = read_sql(resolve_table("macro_observations")).backtest
+    times = [utc(2019, 1, 1) + days(29 * number) for number in range(60)]
+    parameters = {"decision_times": times, "series_ids": loaded}
+    setting: Any = {"timescaledb.enable_runtime_exclusion": "off"}  # what the reader sets
+    nodes = _analyze(engine, sql, parameters, **setting)
+    probes = len(times) * len(loaded)
+    assert nodes[0]["Actual Rows"] == probes
+    # The unnest of the probes touches no table; a stream read would show ~23,000 rows here.
+    tables = [node for node in nodes if node["Node Type"] != "Function Scan"]
+    assert _rows_read(tables) <= 2 * probes

@@ -15,6 +15,8 @@ import pytest
 
 from mp_config.steps import run
 from mp_db import BadInputError, Cutoff, MacroObservationRow
+from mp_db._frame_reads import _FrameReads
+from mp_db._planner import NO_RUNTIME_EXCLUSION
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL
 from mp_db._reads import Fetch, _Reads
 
@@ -108,3 +110,28 @@ def test_vintage_dates_shapes_by_argument() -> None:
     assert run(CORE._vintage_dates("macro_observations", 4), Script([(4, moment)])) == [moment]
     many = run(CORE._vintage_dates("macro_observations", [4, 5]), Script([(4, moment)]))
     assert many == {4: [moment], 5: []}
+
+
+def test_a_read_fetch_carries_its_columns_and_planner_settings() -> None:
+    """The read's Fetch names its columns (what a frame driver fetches by COPY) and planner
+    settings (the backtest's); the cutoff of a replay datetime carries neither."""
+    script = Script([(40, 41)], [])
+    assert (
+        run(CORE._backtest("macro_observations", [1], [WHEN], ingested_before=WHEN), script) == []
+    )
+    cutoff, read = script.requests
+    assert (cutoff.columnar, cutoff.planner) == (None, ())
+    assert read.planner == NO_RUNTIME_EXCLUSION
+    assert read.columnar is not None
+    names = [column.name for column in read.columnar.columns]
+    assert names[:3] == ["decision_time", "series_id", "obs_time"]
+
+
+def test_a_frame_reader_asks_even_an_empty_backtest() -> None:
+    """Rows of an empty backtest need no statement; a frame reader's core still asks, for the
+    empty table's columns."""
+    script = Script([])
+    assert run(_FrameReads()._backtest("macro_observations", [1], []), script) == []
+    (request,) = script.requests
+    assert request.columnar is not None
+    assert request.parameters["decision_times"] == []

@@ -10,6 +10,7 @@ from mp_db._catalog import (
     SeriesSpec,
     SourceSpec,
 )
+from mp_db._columnar_fetch import Columnar, fetch_arrow, fetch_arrow_async
 from mp_db._cutoff import Cutoff
 from mp_db._database import AsyncDatabase, Database
 from mp_db._engines import (
@@ -20,6 +21,8 @@ from mp_db._engines import (
     session_parameters,
 )
 from mp_db._error_mapping import classify_error, translate_errors
+from mp_db._frame_forms import ARROW, PANDAS, POLARS, Form
+from mp_db._frame_reads import AsyncFrameReader, FrameReader
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
@@ -60,6 +63,7 @@ from mp_db._rows import (
 from mp_db._tables import FactTable, resolve_table
 from mp_db._validation import PROBLEM_CODES, validate_batch
 from mp_db._version import __version__
+from mp_db._wide import backtest_wide, curve_wide, positioning_wide
 from mp_db.exceptions import (
     AuthenticationError,
     BadInputError,
@@ -85,12 +89,15 @@ from mp_db.exceptions import (
 )
 
 __all__ = [
+    "ARROW",
     "BEGINNING",
     "DEADLOCK_ATTEMPTS",
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_MAX_STALENESS_SECONDS",
     "DEFAULT_RETRY",
     "END_OF_TIME",
+    "PANDAS",
+    "POLARS",
     "PROBLEM_CODES",
     "ROW_TYPES",
     "AlfredInterval",
@@ -98,6 +105,7 @@ __all__ = [
     "AsyncCachedReader",
     "AsyncCatalog",
     "AsyncDatabase",
+    "AsyncFrameReader",
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
@@ -105,6 +113,7 @@ __all__ = [
     "CachedReader",
     "Catalog",
     "CatalogConflictError",
+    "Columnar",
     "ConfigurationError",
     "ConnectionLostError",
     "ConstraintViolationError",
@@ -113,6 +122,8 @@ __all__ = [
     "Database",
     "FactRow",
     "FactTable",
+    "Form",
+    "FrameReader",
     "HealthReport",
     "HolidayCalendar",
     "IngestProgress",
@@ -149,6 +160,7 @@ __all__ = [
     "Weekdays",
     "__version__",
     "add_business_days",
+    "backtest_wide",
     "check_health",
     "check_health_async",
     "classify_error",
@@ -156,11 +168,15 @@ __all__ = [
     "create_db_engine",
     "create_db_engine_async",
     "create_sync_engine",
+    "curve_wide",
     "durability_warnings",
+    "fetch_arrow",
+    "fetch_arrow_async",
     "ingest",
     "ingest_async",
     "join_as_of",
     "next_business_day",
+    "positioning_wide",
     "primary_wal_position",
     "primary_wal_position_async",
     "release_knowledge_time",

@@ -20,6 +20,8 @@ from mp_config.steps import Steps, async_method, named_like, sync_method
 from mp_db._catalog import AsyncCatalog, Catalog
 from mp_db._engines import create_db_engine, create_db_engine_async
 from mp_db._error_mapping import translate_errors, translate_errors_async
+from mp_db._frame_forms import Form
+from mp_db._frame_reads import AsyncFrameReader, FrameReader
 from mp_db._health import HealthReport, check_health, check_health_async
 from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
@@ -33,6 +35,7 @@ RD = TypeVar("RD", Reader, AsyncReader)
 CT = TypeVar("CT", Catalog, AsyncCatalog)
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F")
 
 
 def _on_engine(
@@ -122,6 +125,11 @@ class Database(_Databases[Engine, Reader, Catalog]):
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
 
+    def frames(self, form: Form[F]) -> FrameReader[F]:
+        """The reader's reads answered as tables in ``form`` (``ARROW``, ``PANDAS``,
+        ``POLARS``), on the read engine."""
+        return FrameReader(self.read_engine, form)
+
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection in a transaction on the primary, committed on success.
@@ -162,6 +170,10 @@ class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
     _reader_type = AsyncReader
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS
+
+    def frames(self, form: Form[F]) -> AsyncFrameReader[F]:
+        """See :meth:`Database.frames`."""
+        return AsyncFrameReader(self.read_engine, form)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

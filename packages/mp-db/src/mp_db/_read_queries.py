@@ -27,7 +27,10 @@ from mp_db._arguments import (
     period,
     series_list,
 )
+from mp_db._columnar import Column, fact_columns
+from mp_db._columnar_fetch import Columnar
 from mp_db._cutoff import Cutoff
+from mp_db._planner import NO_RUNTIME_EXCLUSION, PlannerSettings
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
 from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
@@ -52,12 +55,16 @@ class Query(Generic[T]):
 
     ``cutoff_at`` is set when the read replays as of a datetime: the readers first turn it into
     the cutoff parameters (:data:`mp_db._read_sql.CUTOFF_AT_SQL`) on the same connection.
+    ``columnar`` says how the read is answered as a table (the frame readers); None: rows
+    only. ``planner`` holds settings the statement runs with (:mod:`mp_db._planner`).
     """
 
     sql: str
     parameters: dict[str, Any]
     convert: Callable[[Sequence[Sequence[Any]]], T]
     cutoff_at: datetime | None = field(default=None)
+    columnar: Columnar | None = field(default=None)
+    planner: PlannerSettings = field(default=())
 
     def resolved(self, cutoff: Sequence[Any] | None) -> Query[T]:
         """This query with the cutoff of ``cutoff_at`` (a row of CUTOFF_AT_SQL) bound."""
@@ -107,6 +114,10 @@ def _rows(
         return [row_type(*row) for row in ordered]
 
     return convert
+
+
+def _table(fact: FactTable) -> Columnar:
+    return Columnar(fact_columns(fact))
 
 
 def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[AlfredInterval]]:
@@ -217,7 +228,8 @@ class _Queries:
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
-        return Query(statements.as_of, parameters, _rows(fact, reverse=True), cutoff_at)
+        table_of = Columnar(fact_columns(fact), reverse=True)
+        return Query(statements.as_of, parameters, _rows(fact, reverse=True), cutoff_at, table_of)
 
     @staticmethod
     def latest(
@@ -228,7 +240,7 @@ class _Queries:
             fact, series_ids, ingested_before, by_series=False
         )
         parameters["as_of"] = instant("as_of", as_of)
-        return Query(statements.latest, parameters, _rows(fact), cutoff_at)
+        return Query(statements.latest, parameters, _rows(fact), cutoff_at, _table(fact))
 
     @staticmethod
     def ranged(
@@ -247,7 +259,11 @@ class _Queries:
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
         convert = _intervals(fact) if shape is Ranged.INTERVALS else _rows(fact)
-        return Query(shape.statement(statements), parameters, convert, cutoff_at)
+        table_of = _table(fact)
+        if shape is Ranged.INTERVALS:
+            end = Column("realtime_end", "timestamptz", nullable=True)
+            table_of = Columnar((*table_of.columns, end))
+        return Query(shape.statement(statements), parameters, convert, cutoff_at, table_of)
 
     @staticmethod
     def vintage_dates(
@@ -266,7 +282,8 @@ class _Queries:
                 found[int(series_id)].append(moment)
             return found[ids[0]] if single else found
 
-        return Query(statements.vintage_dates, parameters, convert, cutoff_at)
+        table_of = Columnar((Column("series_id", "int4"), Column("knowledge_time", "timestamptz")))
+        return Query(statements.vintage_dates, parameters, convert, cutoff_at, table_of)
 
     @staticmethod
     def stream(
@@ -275,7 +292,7 @@ class _Queries:
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters["as_of"] = until
-        return Query(statements.stream, parameters, _rows(fact), cutoff_at)
+        return Query(statements.stream, parameters, _rows(fact), cutoff_at, _table(fact))
 
     @staticmethod
     def cross_section(
@@ -290,7 +307,7 @@ class _Queries:
             "as_of": instant("as_of", as_of),
         }
         sql = statements.cross_section if series_ids is None else statements.cross_section_of
-        return Query(sql, parameters, _rows(fact), cutoff_at)
+        return Query(sql, parameters, _rows(fact), cutoff_at, _table(fact))
 
     @staticmethod
     def backtest_stream(
@@ -300,6 +317,36 @@ class _Queries:
         ids = series_list(series_ids)
         until = max(times, default=BEGINNING)
         return _Queries.stream(table, ids, until, ingested_before), times, ids
+
+    @staticmethod
+    def backtest(
+        table: TableRef, series_ids: Any, decision_times: Sequence[Any], ingested_before: Replay
+    ) -> Query[list[AsOfValue]]:
+        """The backtest answered on the server (:func:`mp_db._read_sql._backtest`): one probe
+        per decision time and series down the primary key, instead of the release stream."""
+        fact = resolve_table(table)
+        times = [instant("decision_time", moment) for moment in decision_times]
+        ids = sorted(set(series_list(series_ids)))
+        replay, parameters, cutoff_at = _replay(ingested_before)
+        parameters |= {"decision_times": times, "series_ids": ids}
+        row_type = ROW_TYPES[fact.name]
+
+        def convert(rows: Sequence[Sequence[Any]]) -> list[AsOfValue]:
+            # Column 2 is obs_time, NULL only where the LEFT JOIN found nothing.
+            return [
+                AsOfValue(row[0], row[1], None if row[2] is None else row_type(*row[1:]))
+                for row in rows
+            ]
+
+        columns = (
+            Column("decision_time", "timestamptz"),
+            Column("series_id", "int4"),
+            *fact_columns(fact, nullable=True)[1:],
+        )
+        sql = read_sql(fact, replay=replay).backtest
+        return Query(
+            sql, parameters, convert, cutoff_at, Columnar(columns), planner=NO_RUNTIME_EXCLUSION
+        )
 
     @staticmethod
     def cutoff(at: Any) -> Query[Cutoff]:

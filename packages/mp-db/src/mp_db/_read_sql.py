@@ -61,6 +61,7 @@ class ReadSql:
     vintage_dates: str
     intervals: str
     stream: str
+    backtest: str
     cross_section: str
     cross_section_of: str
 
@@ -84,11 +85,11 @@ def _columns(fact: FactTable, alias: str = "") -> str:
     return ", ".join(f"{prefix}{column}" for column in row_fields(ROW_TYPES[fact.name]))
 
 
-def _known(fact: FactTable, replay: bool, alias: str = "") -> str:
+def _known(fact: FactTable, replay: bool, alias: str = "", moment: str = ":as_of") -> str:
     prefix = f"{alias}." if alias else ""
-    condition = f"{prefix}knowledge_time <= :as_of"
+    condition = f"{prefix}knowledge_time <= {moment}"
     if fact.spec.knowledge_after_obs:
-        condition += f" AND {prefix}obs_time <= :as_of"
+        condition += f" AND {prefix}obs_time <= {moment}"
     if replay:
         condition += f" AND {visible(alias)}"
     return condition
@@ -196,6 +197,44 @@ def _vintage_dates(fact: FactTable, replay: bool, one: bool) -> str:
     )
 
 
+def _backtest(fact: FactTable, replay: bool) -> str:
+    """The latest print of every series at every decision time, probed on the server: per
+    (decision time, series) the newest observation known then, walked backwards down the
+    primary key (the :func:`_latest` shape with the decision time for ``:as_of``), and each of
+    its entities at its newest version known then. A LEFT JOIN keeps one all-NULL row where
+    nothing was known. Rows come in decision-time order as given (``position``), then series,
+    then entity in code-point order (``COLLATE "C"``, as Python sorts)."""
+    known = _known(fact, replay, "t", moment="d.decision_time")
+    fields = [column for column in row_fields(ROW_TYPES[fact.name]) if column != "series_id"]
+    selected = ", ".join(["d.decision_time", "s.series_id", *(f"l.{name}" for name in fields)])
+    probes = (
+        "FROM unnest(CAST(:decision_times AS timestamptz[])) WITH ORDINALITY "
+        "AS d(decision_time, position) CROSS JOIN unnest(CAST(:series_ids AS integer[])) "
+        "AS s(series_id) "
+    )
+    if not fact.entities:
+        return (
+            f"SELECT {selected} {probes}LEFT JOIN LATERAL (SELECT {_columns(fact, 't')} "
+            f"FROM {fact.qualified} t WHERE t.series_id = s.series_id AND {known} "
+            "ORDER BY t.obs_time DESC, t.knowledge_time DESC LIMIT 1) l ON true "
+            "ORDER BY d.position, s.series_id"
+        )
+    distinct = ", ".join(f"t.{entity}" for entity in fact.entities)
+    order = ", ".join(f"t.{column} DESC" for column in (*fact.entities, "knowledge_time"))
+    entity_order = "".join(
+        f", l.{entity}" + (' COLLATE "C"' if fact.column_type(entity) == "text" else "")
+        for entity in fact.entities
+    )
+    return (
+        f"SELECT {selected} {probes}LEFT JOIN LATERAL (SELECT t.obs_time "
+        f"FROM {fact.qualified} t WHERE t.series_id = s.series_id AND {known} "
+        "ORDER BY t.obs_time DESC LIMIT 1) newest ON true LEFT JOIN LATERAL ("
+        f"SELECT DISTINCT ON ({distinct}) {_columns(fact, 't')} FROM {fact.qualified} t "
+        f"WHERE t.series_id = s.series_id AND t.obs_time = newest.obs_time AND {known} "
+        f"ORDER BY {order}) l ON true ORDER BY d.position, s.series_id{entity_order}"
+    )
+
+
 def _cross_section(fact: FactTable, replay: bool, *, chosen: bool) -> str:
     entities = "".join(f", {entity}" for entity in fact.entities)
     series = f" AND {_series(one=False)}" if chosen else ""
@@ -226,6 +265,7 @@ def read_sql(fact: FactTable, *, one_series: bool = False, replay: bool = False)
             f"SELECT {_columns(fact)} FROM {fact.qualified} "
             f"WHERE {_series(one)} AND {_known(fact, replay)} ORDER BY {key_order}"
         ),
+        backtest=_backtest(fact, replay),
         # Served by ix_macro_observations_cross_section (obs_time, series_id, knowledge_time
         # DESC) on macro_observations; elsewhere by the primary key and a small sort.
         cross_section=_cross_section(fact, replay, chosen=False),

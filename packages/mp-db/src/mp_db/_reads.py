@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._arguments import BEGINNING, END_OF_TIME
+from mp_db._columnar_fetch import Columnar
 from mp_db._cutoff import Cutoff
 from mp_db._error_mapping import translate_errors
+from mp_db._planner import PlannerSettings, planner_settings, planner_settings_async
 from mp_db._read_queries import (
     Query,
     Ranged,
@@ -62,11 +64,15 @@ class Fetch:
 
     Every statement of a read runs on one connection (the cutoff of ``ingested_before`` and
     the read itself), so a read over a Connection in a REPEATABLE READ transaction sees one
-    snapshot.
+    snapshot. ``columnar`` (the statement's columns) lets a frame reader's driver fetch it as
+    a table by binary COPY (:mod:`mp_db._frame_reads`); a row driver fetches rows. Both run it
+    with the ``planner`` settings (:mod:`mp_db._planner`).
     """
 
     sql: str
     parameters: dict[str, Any]
+    columnar: Columnar | None = None
+    planner: PlannerSettings = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +86,12 @@ class Stream(Generic[T]):
 def fetch(query: Query[T]) -> Steps[T]:
     """The steps of one :class:`Query`: its replay cutoff resolved, then its rows converted.
 
-    The one place where fetched rows become a read's answer: ``query.convert`` chooses the
-    output form (row objects today), so another form is a different converter of the query,
-    not a different driver.
+    The one place where fetched rows become a read's answer: ``query.convert`` makes the row
+    objects. The ``Fetch`` carries the query's columns, so a frame reader's driver answers it
+    as a table instead and that table is the read's answer (:mod:`mp_db._frame_reads`).
     """
     query = yield from _resolved(query)
-    rows = yield Fetch(query.sql, query.parameters)
+    rows = yield Fetch(query.sql, query.parameters, query.columnar, query.planner)
     return query.convert(rows)
 
 
@@ -417,16 +423,19 @@ class _Reads:
         *,
         ingested_before: Replay = None,
     ) -> Steps[list[AsOfValue]]:
-        """The latest print of each series at each decision time (see :func:`join_as_of`):
-        one read of the release stream and one pass on the client, not one query per
-        decision time."""
-        query, times, ids = _Queries.backtest_stream(
-            table, series_ids, decision_times, ingested_before
-        )
-        if not times:
-            return []
-        stream: list[FactRow] = yield from fetch(query)
-        return join_as_of(stream, times, ids)
+        """The latest print of each series at each decision time (the answer of
+        :func:`join_as_of` over the release stream): computed on the server, one probe down
+        the primary key per decision time and series, so the stream is never shipped."""
+        query = _Queries.backtest(table, series_ids, decision_times, ingested_before)
+        if not query.parameters["decision_times"]:
+            return (yield from self._unasked(query))
+        return (yield from fetch(query))
+
+    def _unasked(self, query: Query[T]) -> Steps[T]:
+        """The answer of ``query`` when it can find nothing (a backtest without decision
+        times): rows need no statement; a frame reader asks anyway, for the table's schema."""
+        yield from ()
+        return query.convert(())
 
 
 # --- the two drivers: where a read's connection comes from, and how a Fetch is executed ------
@@ -449,7 +458,9 @@ class _Session:
         return self._connection
 
     def execute(self, request: Fetch) -> Any:
-        return self.connection().execute(text(request.sql), request.parameters).all()
+        connection = self.connection()
+        with planner_settings(connection, request.planner):
+            return connection.execute(text(request.sql), request.parameters).all()
 
 
 class _AsyncSession:
@@ -471,7 +482,8 @@ class _AsyncSession:
 
     async def execute(self, request: Fetch) -> Any:
         connection = await self.connection()
-        return (await connection.execute(text(request.sql), request.parameters)).all()
+        async with planner_settings_async(connection, request.planner):
+            return (await connection.execute(text(request.sql), request.parameters)).all()
 
 
 def _streamed(logic: Callable[..., Steps[Stream[Any]]]) -> Callable[..., Any]:

@@ -1,0 +1,187 @@
+"""Point-in-time reads answered as tables: :class:`FrameReader`, :class:`AsyncFrameReader`.
+
+The same reads as :class:`~mp_db.Reader`, from the same sans-I/O core (:class:`_Reads`), with
+the same parameters: :func:`frame_method` makes each public method from the core's generator
+method, as :func:`mp_config.steps.sync_method` does for the row readers, but typed to return
+the reader's form (:mod:`mp_db._frame_forms`). What differs is the driver. ``fetch(query)``
+(:mod:`mp_db._reads`) yields the read's statement as a :class:`~mp_db._reads.Fetch` carrying
+its columns; a row driver sends rows back,
+which become row objects; the frame driver fetches that statement as a binary COPY decoded
+into a table (:mod:`mp_db._columnar_fetch`) and that table is the read's answer, so the steps
+end there (:class:`_Answered`) and no row object is ever made. Statements without columns (the
+cutoff of a replay datetime) run as rows on the same connection, so one read sees one snapshot.
+The form then turns the table into a pandas or polars DataFrame if asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack, ExitStack
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
+from mp_db._columnar_fetch import fetch_arrow, fetch_arrow_async
+from mp_db._error_mapping import translate_errors
+from mp_db._frame_forms import Form
+from mp_db._planner import planner_settings, planner_settings_async
+from mp_db._read_queries import Query
+from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
+
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = ["AsyncFrameReader", "FrameReader", "async_frame_method", "frame_method"]
+
+T = TypeVar("T")
+F = TypeVar("F")
+P = ParamSpec("P")
+
+
+class _Answered(BaseException):
+    """A frame read's table, raised by its driver at the read's columnar fetch.
+
+    A ``BaseException`` so that :func:`mp_config.steps.run` closes the read's steps instead of
+    throwing it into them: the read is answered, nothing after its fetch (the row converter)
+    runs, and the reader catches it around the run.
+    """
+
+    def __init__(self, table: pyarrow.Table) -> None:
+        super().__init__()
+        self.table = table
+
+
+class _FrameSession(_Session):
+    """:class:`~mp_db._reads._Session` that answers a statement with columns as a table."""
+
+    def execute(self, request: Fetch) -> Any:
+        if request.columnar is None:
+            return super().execute(request)
+        connection = self.connection()
+        with planner_settings(connection, request.planner):
+            table = fetch_arrow(connection, request.sql, request.parameters, request.columnar)
+        # Raised after the block, so the planner settings are put back first.
+        raise _Answered(table)
+
+
+class _AsyncFrameSession(_AsyncSession):
+    """:class:`_FrameSession` on asyncpg."""
+
+    async def execute(self, request: Fetch) -> Any:
+        if request.columnar is None:
+            return await super().execute(request)
+        connection = await self.connection()
+        async with planner_settings_async(connection, request.planner):
+            columnar = request.columnar
+            table = await fetch_arrow_async(connection, request.sql, request.parameters, columnar)
+        raise _Answered(table)
+
+
+def _unanswered() -> AssertionError:
+    return AssertionError("a frame read ended without its columnar fetch")
+
+
+def frame_method(
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[FrameReader[F], P], F]:
+    """The public method of :class:`FrameReader`: ``logic``'s parameters, the reader's form."""
+
+    def method(self: FrameReader[F], /, *args: P.args, **kwargs: P.kwargs) -> F:
+        return self.form.convert(self._table(logic(self, *args, **kwargs)))
+
+    return named_like(method, logic)
+
+
+def async_frame_method(
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[AsyncFrameReader[F], P], Coroutine[Any, Any, F]]:
+    """The public method of :class:`AsyncFrameReader`: ``logic``'s parameters, awaited."""
+
+    async def method(self: AsyncFrameReader[F], /, *args: P.args, **kwargs: P.kwargs) -> F:
+        return self.form.convert(await self._table(logic(self, *args, **kwargs)))
+
+    return named_like(method, logic)
+
+
+class _FrameReads(_Reads):
+    """What both frame readers change in the core: an empty backtest still asks the server,
+    whose empty answer carries the table's columns and types."""
+
+    def _unasked(self, query: Query[T]) -> Steps[T]:
+        return fetch(query)
+
+
+class FrameReader(_FrameReads, Generic[F]):
+    """The reads of :class:`~mp_db.Reader`, each answered as one table in ``form``:
+    :data:`~mp_db.ARROW` (a pyarrow Table, the ``arrow`` extra), :data:`~mp_db.PANDAS` or
+    :data:`~mp_db.POLARS` (a DataFrame; mypy types the answers by the form).
+
+    Every method takes exactly the parameters of the row read of the same name and refuses
+    the same bad input; the table has one column per field of the row answer, in its order
+    (``backtest``: ``decision_time``, then the row's fields, null where nothing was known;
+    ``intervals``: the row's fields and ``realtime_end``; ``vintage_dates``: ``series_id`` and
+    ``knowledge_time``), with timestamps timezone-aware in UTC (``timestamp[us, tz=UTC]``). The
+    rows are fetched by binary COPY and decoded column by column, without a Python object per
+    row. ``cutoff`` gives a :class:`~mp_db.Cutoff`, as the row reader's; streamed vintages stay
+    on :class:`~mp_db.Reader` (``iter_vintages``).
+
+    Args:
+        bind: an Engine (a connection per call) or a Connection (reads join its transaction,
+            e.g. a REPEATABLE READ snapshot shared with row reads).
+        form: what each read gives.
+    """
+
+    def __init__(self, bind: Engine | Connection, form: Form[F]) -> None:
+        self.bind, self.form = bind, form
+
+    def _drive(self, steps: Steps[T]) -> T:
+        with translate_errors(), ExitStack() as stack:
+            return run(steps, _FrameSession(self.bind, stack).execute)
+
+    def _table(self, steps: Steps[Any]) -> pyarrow.Table:
+        try:
+            self._drive(steps)
+        except _Answered as answered:
+            return answered.table
+        raise _unanswered()
+
+    cutoff = sync_method(_Reads._cutoff)
+    as_of = frame_method(_Reads._as_of)
+    latest = frame_method(_Reads._latest)
+    first_release = frame_method(_Reads._first_release)
+    vintages = frame_method(_Reads._vintages)
+    cross_section = frame_method(_Reads._cross_section)
+    vintage_dates = frame_method(_Reads._vintage_dates)
+    intervals = frame_method(_Reads._intervals)
+    backtest = frame_method(_Reads._backtest)
+
+
+class AsyncFrameReader(_FrameReads, Generic[F]):
+    """The async counterpart of :class:`FrameReader` (asyncpg): same methods, awaited."""
+
+    def __init__(self, bind: AsyncEngine | AsyncConnection, form: Form[F]) -> None:
+        self.bind, self.form = bind, form
+
+    async def _drive(self, steps: Steps[T]) -> T:
+        with translate_errors():
+            async with AsyncExitStack() as stack:
+                return await run_async(steps, _AsyncFrameSession(self.bind, stack).execute)
+
+    async def _table(self, steps: Steps[Any]) -> pyarrow.Table:
+        try:
+            await self._drive(steps)
+        except _Answered as answered:
+            return answered.table
+        raise _unanswered()
+
+    cutoff = async_method(_Reads._cutoff)
+    as_of = async_frame_method(_Reads._as_of)
+    latest = async_frame_method(_Reads._latest)
+    first_release = async_frame_method(_Reads._first_release)
+    vintages = async_frame_method(_Reads._vintages)
+    cross_section = async_frame_method(_Reads._cross_section)
+    vintage_dates = async_frame_method(_Reads._vintage_dates)
+    intervals = async_frame_method(_Reads._intervals)
+    backtest = async_frame_method(_Reads._backtest)

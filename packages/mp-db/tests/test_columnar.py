@@ -1,0 +1,397 @@
+"""Columnar reads on a real server, both drivers: NULLs, empty answers, time zones, text the
+fixed-width layout cannot carry, snapshots, pandas and polars, and the wide shapes."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any, assert_type
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from conftest import SeriesMaker, days, macro, run, utc
+from sqlalchemy import Engine, text
+
+from mp_config import PostgresSettings
+from mp_db import (
+    ARROW,
+    PANDAS,
+    POLARS,
+    AsyncDatabase,
+    AsyncFrameReader,
+    AsyncReader,
+    BadInputError,
+    Columnar,
+    Database,
+    Form,
+    FrameReader,
+    MacroObservationRow,
+    Reader,
+    backtest_wide,
+    create_async_db_engine,
+    curve_wide,
+    fetch_arrow,
+    fetch_arrow_async,
+    ingest,
+    positioning_wide,
+)
+from mp_db._columnar import Column, render_sql
+from mp_db.exceptions import ConfigurationError
+
+T = utc(2025, 1)
+
+
+FORMS: dict[str, Form[Any]] = {"arrow": ARROW, "pandas": PANDAS, "polars": POLARS}
+
+
+class Readers:
+    """Reads through the psycopg or asyncpg readers: rows (Reader, AsyncReader), or a table
+    (FrameReader, AsyncFrameReader) as Arrow, pandas or polars."""
+
+    def __init__(self, name: str, engine: Engine, settings: PostgresSettings) -> None:
+        self.name, self.engine, self.settings = name, engine, settings
+
+    def read(self, output: str, method: str, *args: Any, **options: Any) -> Any:
+        if self.name == "sync":
+            reader = (
+                Reader(self.engine) if output == "rows" else FrameReader(self.engine, FORMS[output])
+            )
+            return getattr(reader, method)(*args, **options)
+
+        async def read() -> Any:
+            engine = create_async_db_engine(self.settings)
+            try:
+                chosen = (
+                    AsyncReader(engine)
+                    if output == "rows"
+                    else AsyncFrameReader(engine, FORMS[output])
+                )
+                return await getattr(chosen, method)(*args, **options)
+            finally:
+                await engine.dispose()
+
+        return run(read())
+
+
+@pytest.fixture(params=["sync", "async"])
+def readers(
+    request: pytest.FixtureRequest, engine: Engine, mp_pg_settings: PostgresSettings
+) -> Readers:
+    """The psycopg path, then the asyncpg path."""
+    return Readers(str(request.param), engine, mp_pg_settings)
+
+
+def test_parameters_render_as_literals() -> None:
+    """COPY binds nothing, so parameters become literals: integers, integer arrays,
+    timezone-aware datetimes and NULL; anything else is refused, naming the parameter."""
+    sql = "SELECT :a, CAST(:ids AS integer[]), :t, :none, CAST(:times AS timestamptz[])"
+    rendered = render_sql(
+        sql, {"a": 7, "ids": [1, 2], "t": utc(2024, 3), "none": None, "times": [utc(2024, 1)]}
+    )
+    assert rendered == (
+        "SELECT 7, CAST('{1,2}' AS integer[]), '2024-03-01T00:00:00+00:00', NULL, "
+        """CAST('{"2024-01-01T00:00:00+00:00"}' AS timestamptz[])"""
+    )
+    with pytest.raises(ConfigurationError, match="'t'"):
+        render_sql(":t", {"t": datetime(2024, 1, 1)})
+    with pytest.raises(ConfigurationError, match="'s'"):
+        render_sql(":s", {"s": "text"})
+    with pytest.raises(ConfigurationError, match="not bound"):
+        render_sql(":missing", {})
+
+
+def test_frame_reads_refuse_what_the_row_reads_refuse(engine: Engine) -> None:
+    """The frame readers run the row reads' argument checks: a naive datetime is refused."""
+    with pytest.raises(BadInputError, match="as_of"):
+        FrameReader(engine, ARROW).as_of("macro", 1, as_of=datetime(2024, 1, 1))
+
+
+def test_frame_readers_offer_the_row_reads() -> None:
+    """Each frame reader has every read of its row reader but the streamed one and ``run``,
+    each made from the same core method (same name and docstring); mypy checks that their
+    parameters are the row reads' (they are typed from the same generator methods)."""
+    for frames, rows in ((FrameReader, Reader), (AsyncFrameReader, AsyncReader)):
+        names = {name for name in vars(frames) if not name.startswith("_")}
+        row_names = {name for name in vars(rows) if not name.startswith("_")}
+        assert names == row_names - {"run", "iter_vintages"}
+        for name in names:
+            assert getattr(frames, name).__doc__ == getattr(rows, name).__doc__, name
+            assert getattr(frames, name).__doc__
+
+
+def test_frame_reads_are_typed_by_their_form(engine: Engine, make_series: SeriesMaker) -> None:
+    """mypy types a frame read by the reader's form: ``pyarrow.Table``, ``pandas.DataFrame``,
+    ``polars.DataFrame`` (not Any: ``assert_type`` fails on Any, and pyarrow-stubs are in the
+    typecheck session), whatever names the table; the answers are those types, equal."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
+    typed = FrameReader(engine, ARROW).as_of(MacroObservationRow, series, as_of=T)
+    table = assert_type(typed, pa.Table)
+    named = assert_type(FrameReader(engine, ARROW).latest("macro", [series], as_of=T), pa.Table)
+    frame = assert_type(FrameReader(engine, PANDAS).latest("macro", series, as_of=T), pd.DataFrame)
+    polars_frame = assert_type(
+        FrameReader(engine, POLARS).latest("macro", series, as_of=T), pl.DataFrame
+    )
+    assert table.equals(named)
+    assert isinstance(table, pa.Table)
+    assert isinstance(frame, pd.DataFrame)
+    assert isinstance(polars_frame, pl.DataFrame)
+    assert table.column("value").to_pylist() == list(frame["value"]) == [1.0]
+    assert polars_frame["value"].to_list() == [1.0]
+
+
+def test_a_database_gives_frame_readers(
+    engine: Engine, mp_pg_settings: PostgresSettings, make_series: SeriesMaker
+) -> None:
+    """``Database.frames(form)`` and ``AsyncDatabase.frames(form)`` read on the read engine in
+    that form."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 3.0)])
+    with Database(mp_pg_settings) as db:
+        frame = db.frames(PANDAS).latest("macro", series, as_of=T)
+    assert list(frame["value"]) == [3.0]
+
+    async def read() -> pa.Table:
+        async with AsyncDatabase(mp_pg_settings) as adb:
+            return await adb.frames(ARROW).latest("macro", series, as_of=T)
+
+    assert run(read()).column("value").to_pylist() == [3.0]
+
+
+def test_an_empty_backtest_is_a_table_with_its_columns(readers: Readers) -> None:
+    """A backtest without decision times gives no rows but every column of the answer."""
+    table = readers.read("arrow", "backtest", "macro", [1], [])
+    assert table.num_rows == 0
+    assert table.column_names[:3] == ["decision_time", "series_id", "obs_time"]
+    assert readers.read("rows", "backtest", "macro", [1], []) == []
+
+
+def test_nulls_are_arrow_nulls(readers: Readers, make_series: SeriesMaker) -> None:
+    """NULL values are Arrow nulls (NaN in pandas, null in polars), next to set values."""
+    series = make_series("market_bar", frequency="daily")
+    ingest(
+        readers.engine,
+        "market_bars",
+        [
+            {"series_id": series, "obs_time": utc(2024, 1, 2), "knowledge_time": utc(2024, 1, 3)}
+            | {"close": 101.5},
+            {"series_id": series, "obs_time": utc(2024, 1, 3), "knowledge_time": utc(2024, 1, 4)}
+            | {"close": 102.0, "open": 100.0},
+        ],
+    )
+    table = readers.read("arrow", "as_of", "market_bars", series, as_of=T)
+    assert table.column("close").to_pylist() == [101.5, 102.0]
+    assert table.column("open").to_pylist() == [None, 100.0]
+    assert table.column("open").null_count == 1
+    frame = readers.read("pandas", "as_of", "market_bars", series, as_of=T)
+    assert math.isnan(frame["open"][0])
+    assert frame["open"][1] == 100.0
+    polars_frame = readers.read("polars", "as_of", "market_bars", series, as_of=T)
+    assert polars_frame["open"].to_list() == [None, 100.0]
+
+
+def test_empty_answers_keep_the_schema(readers: Readers, make_series: SeriesMaker) -> None:
+    """A read that finds nothing is an empty table with every column and its type."""
+    series = make_series()
+    table = readers.read("arrow", "as_of", "macro", series, as_of=T)
+    assert table.num_rows == 0
+    assert table.schema.field("obs_time").type == pa.timestamp("us", tz="UTC")
+    assert table.column_names[:3] == ["series_id", "obs_time", "knowledge_time"]
+    frame = readers.read("pandas", "latest", "macro", [series], as_of=T)
+    assert frame.empty
+    assert "value" in frame.columns
+
+
+def test_times_are_utc_everywhere(readers: Readers, make_series: SeriesMaker) -> None:
+    """Timestamps are timezone-aware UTC in Arrow, pandas and polars, and equal the rows'
+    (microseconds kept)."""
+    series = make_series()
+    known = datetime(2024, 2, 10, 13, 30, 0, 123_456, tzinfo=UTC)
+    ingest(readers.engine, "macro", [macro(series, utc(2024, 1), known, 1.25)])
+    rows = readers.read("rows", "as_of", "macro", series, as_of=T)
+    table = readers.read("arrow", "as_of", "macro", series, as_of=T)
+    assert table.column("knowledge_time").to_pylist() == [known] == [rows[0].knowledge_time]
+    frame = readers.read("pandas", "as_of", "macro", series, as_of=T)
+    assert str(frame["knowledge_time"].dt.tz) == "UTC"
+    assert frame["knowledge_time"][0] == pd.Timestamp(known)
+    polars_frame = readers.read("polars", "as_of", "macro", series, as_of=T)
+    assert polars_frame.schema["knowledge_time"] == pl.Datetime("us", "UTC")
+
+
+def test_text_that_breaks_fixed_width_falls_back(readers: Readers) -> None:
+    """Non-ASCII text is wider than its declared characters: the decoder sees the row is not
+    of fixed width and the same answer is read as rows; ASCII keeps trailing spaces."""
+    columnar = Columnar((Column("word", "text", width=4), Column("n", "int4")))
+    for word in ("ab ", "é€", ""):
+        sql = f"SELECT CAST('{word}' AS varchar(4)) AS word, CAST(:n AS integer) AS n"
+        if readers.name == "sync":
+            with readers.engine.connect() as connection:
+                table = fetch_arrow(connection, sql, {"n": 3}, columnar)
+        else:
+            table = run(_fetch_async(readers.settings, sql, columnar))
+        assert table.to_pylist() == [{"word": word, "n": 3}]
+
+
+async def _fetch_async(settings: PostgresSettings, sql: str, columnar: Columnar) -> Any:
+    engine = create_async_db_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await fetch_arrow_async(connection, sql, {"n": 3}, columnar)
+    finally:
+        await engine.dispose()
+
+
+def test_columnar_read_joins_the_callers_snapshot(engine: Engine, make_series: SeriesMaker) -> None:
+    """On a Connection in a REPEATABLE READ transaction the columnar read sees that snapshot,
+    not rows committed since; the backtest's planner setting is put back afterwards."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
+    with engine.connect() as connection:
+        snapshot = connection.execution_options(isolation_level="REPEATABLE READ")
+        assert len(Reader(snapshot).as_of("macro", series, as_of=T)) == 1
+        ingest(engine, "macro", [macro(series, utc(2024, 2), utc(2024, 3), 2.0)])
+        arrow_reader = FrameReader(snapshot, ARROW)
+        assert arrow_reader.as_of("macro", series, as_of=T).num_rows == 1
+        arrow_reader.backtest("macro", [series], [T])
+        setting = text("SELECT current_setting('timescaledb.enable_runtime_exclusion')")
+        assert snapshot.execute(setting).scalar() == "on"
+    fresh = FrameReader(engine, ARROW)
+    assert fresh.as_of("macro", series, as_of=T).num_rows == 2
+
+
+def test_async_columnar_read_joins_the_callers_snapshot(
+    engine: Engine, mp_pg_settings: PostgresSettings, make_series: SeriesMaker
+) -> None:
+    """The asyncpg twin: a columnar read on an AsyncConnection runs inside its transaction."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
+
+    async def check() -> tuple[int, int]:
+        async_engine = create_async_db_engine(mp_pg_settings)
+        try:
+            async with async_engine.connect() as connection:
+                snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
+                reader = AsyncFrameReader(snapshot, ARROW)
+                first = (await reader.as_of("macro", series, as_of=T)).num_rows
+                ingest(engine, "macro", [macro(series, utc(2024, 2), utc(2024, 3), 2.0)])
+                second = (await reader.as_of("macro", series, as_of=T)).num_rows
+                return first, second
+        finally:
+            await async_engine.dispose()
+
+    assert run(check()) == (1, 1)
+
+
+def test_curve_as_tenor_columns(readers: Readers, make_series: SeriesMaker) -> None:
+    """A curve read pivots to one row per observation and one column per tenor in maturity
+    order; a tenor missing on a day is null."""
+    series = make_series("curve", frequency="daily")
+    points = [
+        (utc(2024, 1, 2), "10Y", 4.0),
+        (utc(2024, 1, 2), "1M", 5.0),
+        (utc(2024, 1, 2), "3M", 5.1),
+        (utc(2024, 1, 3), "1M", 5.2),
+    ]
+    ingest(
+        readers.engine,
+        "curve_points",
+        [
+            {"series_id": series, "obs_time": obs, "tenor": tenor}
+            | {"knowledge_time": obs + days(1), "value": value}
+            for obs, tenor, value in points
+        ],
+    )
+    wide = curve_wide(readers.read("arrow", "as_of", "curve_points", series, as_of=T))
+    assert wide.column_names == ["series_id", "obs_time", "1M", "3M", "10Y"]
+    assert wide.to_pylist() == [
+        {"series_id": series, "obs_time": utc(2024, 1, 2), "1M": 5.0, "3M": 5.1, "10Y": 4.0},
+        {"series_id": series, "obs_time": utc(2024, 1, 3), "1M": 5.2, "3M": None, "10Y": None},
+    ]
+
+
+def test_positioning_as_category_columns(readers: Readers, make_series: SeriesMaker) -> None:
+    """Positioning pivots to one column per trader category, for the figure asked for."""
+    series = make_series("positioning", frequency="weekly")
+    ingest(
+        readers.engine,
+        "positioning_flows",
+        [
+            {"series_id": series, "obs_time": utc(2024, 1, 2), "category": category}
+            | {"knowledge_time": utc(2024, 1, 5), "long_positions": long, "value": long - 1}
+            for category, long in (("commercial", 10.0), ("noncommercial", 20.0))
+        ],
+    )
+    table = readers.read("arrow", "latest", "positioning_flows", [series], as_of=T)
+    wide = positioning_wide(table, value="long_positions")
+    assert wide.to_pylist() == [
+        {"series_id": series, "obs_time": utc(2024, 1, 2)}
+        | {"commercial": 10.0, "noncommercial": 20.0}
+    ]
+
+
+def test_backtest_as_decision_time_by_series(readers: Readers, make_series: SeriesMaker) -> None:
+    """A backtest pivots to one row per decision time and one column per series, null where
+    nothing was known yet; its table rows equal the AsOfValue answer."""
+    first, second = make_series(), make_series()
+    ingest(
+        readers.engine,
+        "macro",
+        [
+            macro(first, utc(2024, 1), utc(2024, 2), 1.0),
+            macro(first, utc(2024, 1), utc(2024, 4), 1.5),
+            macro(second, utc(2024, 2), utc(2024, 3), 7.0),
+        ],
+    )
+    times = [utc(2024, 3, 15), utc(2024, 1, 15), utc(2024, 5)]
+    table = readers.read("arrow", "backtest", "macro", [second, first], times)
+    assert table.num_rows == 6
+    wide = backtest_wide(table)
+    assert wide.to_pylist() == [
+        {"decision_time": utc(2024, 1, 15), str(first): None, str(second): None},
+        {"decision_time": utc(2024, 3, 15), str(first): 1.0, str(second): 7.0},
+        {"decision_time": utc(2024, 5), str(first): 1.5, str(second): 7.0},
+    ]
+    rows = readers.read("rows", "backtest", "macro", [second, first], times)
+    assert [(value.decision_time, value.series_id) for value in rows] == list(
+        zip(
+            table.column("decision_time").to_pylist(),
+            table.column("series_id").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def test_pivot_refuses_two_values_for_one_cell() -> None:
+    """Two rows for one cell are refused, never one silently kept."""
+    table = pa.table({"decision_time": [T, T], "series_id": [1, 1], "value": [1.0, 2.0]})
+    with pytest.raises(BadInputError, match="one 'value' per cell"):
+        backtest_wide(table)
+
+
+def test_an_error_during_copy_is_raised_and_the_connection_recovers(readers: Readers) -> None:
+    """A statement failing on the server raises its error (nothing decoded from half a COPY),
+    and the connection works again after the rollback."""
+    columnar = Columnar((Column("n", "int4"),))
+    sql = "SELECT CAST(1 / (g - 3) AS integer) AS n FROM generate_series(1, 5) g"
+    if readers.name == "sync":
+        with readers.engine.connect() as connection:
+            with pytest.raises(Exception, match="division by zero"):
+                fetch_arrow(connection, sql, {}, columnar)
+            connection.rollback()
+            assert connection.execute(text("SELECT 7")).scalar() == 7
+        return
+
+    async def check() -> int:
+        engine = create_async_db_engine(readers.settings)
+        try:
+            async with engine.connect() as connection:
+                with pytest.raises(Exception, match="division by zero"):
+                    await fetch_arrow_async(connection, sql, {}, columnar)
+                await connection.rollback()
+                return int((await connection.execute(text("SELECT 7"))).scalar_one())
+        finally:
+            await engine.dispose()
+
+    assert run(check()) == 7
