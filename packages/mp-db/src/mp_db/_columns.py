@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC
-from typing import Any
+from typing import Any, NamedTuple
 
 from mp_db._tables import FactTable
 from mp_db._validator import compiled_validator
 
-__all__ = ["as_rows", "frame_columns"]
+__all__ = ["FrameColumn", "as_rows", "frame_columns", "frame_rows"]
 
 
 def _library(rows: Any) -> str | None:
@@ -87,60 +87,87 @@ def _with_nones(values: Any, missing: Any) -> list[Any]:
     return [value.item() if isinstance(value, numpy.generic) else value for value in result]
 
 
-def _pandas_column(series: Any, nullable: bool) -> list[Any]:
+class FrameColumn(NamedTuple):
+    """One converted column.
+
+    Attributes:
+        values: the plain Python values, one per row.
+        array: the same column as a numpy array where whole-column checks can use one: numbers
+            without nulls (floats may hold NaN for a missing cell), timezone-aware timestamps
+            as ``datetime64[us]`` UTC instants (NaT where missing); ``None`` otherwise.
+    """
+
+    values: list[Any]
+    array: Any = None
+
+
+def _pandas_column(series: Any, nullable: bool) -> FrameColumn:
     import numpy
     import pandas
 
     dtype = series.dtype
     if isinstance(dtype, pandas.DatetimeTZDtype):
-        return _utc_datetimes(series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
+        instants = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        return FrameColumn(_utc_datetimes(instants), instants.astype("datetime64[us]"))
     if isinstance(dtype, numpy.dtype):
         if dtype.kind == "M":
-            return _naive_datetimes(series.to_numpy())
+            return FrameColumn(_naive_datetimes(series.to_numpy()))
         if dtype.kind == "f":
             values = series.to_numpy()
-            return _with_nones(values, numpy.isnan(values)) if nullable else values.tolist()
-        if dtype.kind in "iub":
-            listed: list[Any] = series.to_numpy().tolist()
-            return listed
+            if nullable:
+                return FrameColumn(_with_nones(values, numpy.isnan(values)), values)
+            return FrameColumn(values.tolist(), values)
+        if dtype.kind in "iu":
+            values = series.to_numpy()
+            return FrameColumn(values.tolist(), values)
+        if dtype.kind == "b":
+            return FrameColumn(series.to_numpy().tolist())
     # Strings, extension dtypes (Int64, string, ...) and objects: missing markers become None.
-    return _with_nones(series.to_numpy(dtype=object), series.isna().to_numpy())
+    return FrameColumn(_with_nones(series.to_numpy(dtype=object), series.isna().to_numpy()))
 
 
-def _polars_column(series: Any, nullable: bool) -> list[Any]:
+def _polars_column(series: Any, nullable: bool) -> FrameColumn:
     import polars
 
     dtype = series.dtype
     if isinstance(dtype, polars.Datetime):
         if dtype.time_zone is None:
-            naive: list[Any] = series.to_list()
-            return naive
-        utc = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return _utc_datetimes(utc.to_numpy())
+            return FrameColumn(series.to_list())
+        utc = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
+        return FrameColumn(_utc_datetimes(utc), utc.astype("datetime64[us]"))
     if dtype.is_float() and nullable:
         series = series.fill_nan(None)
-    values: list[Any] = series.to_list()
-    return values
+    array = None
+    # Float nulls become NaN in the array, a missing cell to the column checks; int nulls
+    # would make it float, so those columns go without one.
+    if dtype.is_float() or (dtype.is_integer() and series.null_count() == 0):
+        array = series.to_numpy()
+    return FrameColumn(series.to_list(), array)
 
 
-def _arrow_column(column: Any, nullable: bool) -> list[Any]:
+def _arrow_column(column: Any, nullable: bool) -> FrameColumn:
     import pyarrow
     import pyarrow.compute
 
     kind = column.type
     if pyarrow.types.is_timestamp(kind) and kind.tz is not None:
         # Arrow stores UTC instants: dropping the zone keeps them, nulls become NaT.
-        naive = column.cast(pyarrow.timestamp(kind.unit))
-        return _utc_datetimes(naive.to_numpy(zero_copy_only=False))
+        naive = column.cast(pyarrow.timestamp(kind.unit)).to_numpy(zero_copy_only=False)
+        return FrameColumn(_utc_datetimes(naive), naive.astype("datetime64[us]"))
     if pyarrow.types.is_floating(kind) and nullable:
         column = pyarrow.compute.if_else(pyarrow.compute.is_nan(column), None, column)
-    values: list[Any] = column.to_pylist()
-    return values
+    array = None
+    # As for polars: float nulls are NaN in the array, int columns with nulls get none.
+    if pyarrow.types.is_floating(kind) or (
+        pyarrow.types.is_integer(kind) and column.null_count == 0
+    ):
+        array = column.to_numpy()
+    return FrameColumn(column.to_pylist(), array)
 
 
-def frame_columns(table: FactTable, frame: Any) -> dict[str, list[Any]] | None:
-    """Each column of a pandas, polars or pyarrow frame as a list of plain values, or ``None``
-    when ``frame`` is not a frame.
+def frame_columns(table: FactTable, frame: Any) -> dict[str, FrameColumn] | None:
+    """Each column of a pandas, polars or pyarrow frame converted (see :class:`FrameColumn`),
+    or ``None`` when ``frame`` is not a frame.
 
     A column the table does not have is converted too, so the validator names it
     (``unknown_field``).
@@ -171,23 +198,27 @@ def _defaulted(table: FactTable) -> set[str]:
     return {step.name for step in steps if step.uses_default_source or step.default is not None}
 
 
-def as_rows(table: FactTable, rows: Any) -> Iterable[Any]:
-    """``rows`` as given, or a frame's rows as mappings of plain values (see the module).
+def frame_rows(table: FactTable, columns: dict[str, FrameColumn]) -> list[dict[str, Any]]:
+    """A frame's converted columns as one mapping per row.
 
     A missing cell of a column with a default is left out of its row, as a dict that does not
     carry the field: the row gets the default (a frame holds a column for every row or none).
     """
+    names = list(columns)
+    values = [column.values for column in columns.values()]
+    mappings = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    for name in _defaulted(table) & set(names):
+        if None in columns[name].values:
+            for mapping, value in zip(mappings, columns[name].values, strict=True):
+                if value is None:
+                    del mapping[name]
+    return mappings
+
+
+def as_rows(table: FactTable, rows: Any) -> Iterable[Any]:
+    """``rows`` as given, or a frame's rows as mappings of plain values (see the module)."""
     columns = frame_columns(table, rows)
     if columns is None:
         iterable: Iterable[Any] = rows
         return iterable
-    names = list(columns)
-    mappings: list[dict[str, Any]] = [
-        dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
-    ]
-    for name in _defaulted(table) & set(names):
-        if None in columns[name]:
-            for mapping, value in zip(mappings, columns[name], strict=True):
-                if value is None:
-                    del mapping[name]
-    return mappings
+    return frame_rows(table, columns)

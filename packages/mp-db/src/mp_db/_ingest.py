@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
-from mp_db._columns import as_rows
+from mp_db._column_checks import checked_records
+from mp_db._columns import frame_columns, frame_rows
 from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
     INGEST_WORK_MEM,
@@ -35,7 +36,12 @@ from mp_db._ingest_sql import (
 )
 from mp_db._invalidation import Invalidation, invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
-from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
+from mp_db._validation import (
+    DEFAULT_MAX_ROWS,
+    ValidatedBatch,
+    batch_of_records,
+    validate_batch,
+)
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
 
 __all__ = ["DEADLOCK_ATTEMPTS", "DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
@@ -81,7 +87,15 @@ def _prepare(
     table: TableRef, rows: Any, default_source: str, max_rows: int
 ) -> tuple[FactTable, ValidatedBatch, int]:
     fact = resolve_table(table)
-    counted = list(as_rows(fact, rows))
+    columns = frame_columns(fact, rows)
+    if columns is None:
+        counted = list(rows)
+    else:
+        records = checked_records(fact, columns, default_source)
+        if records is not None and len(records) <= max_rows:
+            return fact, batch_of_records(fact, records), len(records)
+        # A column check doubted: the row validator names every problem, as for dicts.
+        counted = frame_rows(fact, columns)
     batch = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
     return fact, batch, len(counted)
 
