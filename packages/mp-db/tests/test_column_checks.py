@@ -85,3 +85,18 @@ def test_column_checks_accept_a_good_frame(table: str, library: str) -> None:
     records, batch = _verdicts(table, frame)
     assert records is not None
     assert batch_of_records(resolve_table(table), records).records == batch.records
+
+
+@pytest.mark.parametrize("library", list(FRAMES))
+def test_absent_columns_take_their_defaults(library: str) -> None:
+    """Without knowledge_time_source and instrument_id columns, the column checks fill the
+    call's default source and the registry's default instrument, as the rows do."""
+    rows = [
+        {key: value for key, value in row.items() if key != "instrument_id"}
+        for row in dict_rows("signal_values", 5)
+    ]
+    records, batch = _verdicts("signal_values", FRAMES[library]("signal_values", rows))
+    assert records is not None
+    assert batch_of_records(resolve_table("signal_values"), records).records == batch.records
+    position = resolve_table("signal_values").staged.index("instrument_id")
+    assert {(record[position], record[-1]) for record in records} == {(0, "vendor")}

@@ -54,6 +54,13 @@ def _texts_pass(step: ColumnStep, distinct: set[Any]) -> bool:
     return True
 
 
+def _default_passes(step: ColumnStep, default: Any) -> bool:
+    """The default of an absent column passes its step's checks (else the rows decide)."""
+    if step.kind == "text":
+        return _texts_pass(step, {default})
+    return step.kind == "int" and type(default) is int and default >= step.minimum
+
+
 def _values(
     step: ColumnStep, column: FrameColumn | None, rows: int, default_source: str
 ) -> tuple[Any, Any]:
@@ -65,7 +72,7 @@ def _values(
     if column is None:
         if default is None and not step.nullable:
             raise _DoubtError
-        if default is not None and step.kind == "text" and not _texts_pass(step, {default}):
+        if default is not None and not _default_passes(step, default):
             raise _DoubtError
         return [default] * rows, numpy.full(rows, default is None)
     if None in column.values and (default is not None or step.kind == "text"):
