@@ -13,7 +13,8 @@ import pytest
 from conftest import Driver, SeriesMaker, count_rows
 from sqlalchemy import Engine, text
 
-from mp_db import IngestValidationError, ingest, resolve_table
+from mp_config import PostgresSettings
+from mp_db import Database, IngestValidationError, ingest, resolve_table
 from mp_db._columns import as_rows
 from mp_db._validator import compiled_validator
 from mp_schema import FACT_TABLES
@@ -248,3 +249,16 @@ def test_numpy_and_extension_values_become_plain_python() -> None:
     assert "knowledge_time_source" not in rows[1]
     assert rows[0]["knowledge_time_source"] == "vendor"
     assert rows[0]["obs_time"] == datetime(2024, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("library", list(FRAMES))
+def test_database_ingest_takes_a_frame(
+    mp_pg_settings: PostgresSettings, engine: Engine, make_series: SeriesMaker, library: str
+) -> None:
+    """``Database.ingest`` takes a frame like ``ingest`` does."""
+    series = make_series()
+    frame = FRAMES[library]("macro_observations", dict_rows("macro_observations", series))
+    with Database(mp_pg_settings) as db:
+        report = db.ingest("macro_observations", frame)
+    assert report.inserted == 6
+    assert len(stored(engine, "macro_observations", series)) == 6
