@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
+from mp_db._column_checks import checked_records
+from mp_db._columns import frame_columns, frame_rows
 from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
     INGEST_WORK_MEM,
@@ -34,7 +36,12 @@ from mp_db._ingest_sql import (
 )
 from mp_db._invalidation import Invalidation, invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
-from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
+from mp_db._validation import (
+    DEFAULT_MAX_ROWS,
+    ValidatedBatch,
+    batch_of_records,
+    validate_batch,
+)
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
 
 __all__ = ["DEADLOCK_ATTEMPTS", "DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
@@ -71,19 +78,6 @@ def _deadlock_delay(error: SerializationError, attempt: int, table: str) -> floa
     return 0.1 * attempt
 
 
-def _as_rows(rows: Any) -> Iterable[Any]:
-    """Accept a pandas DataFrame as well as an iterable of rows (pandas stays optional)."""
-    module = type(rows).__module__
-    if module.startswith("pandas") and hasattr(rows, "itertuples"):
-        columns = [str(column) for column in rows.columns]
-        return (
-            dict(zip(columns, values, strict=True))
-            for values in rows.itertuples(index=False, name=None)
-        )
-    iterable: Iterable[Any] = rows
-    return iterable
-
-
 def _touched(batch: ValidatedBatch) -> list[int]:
     """The series a committed batch stored rows for: their cache entries are now stale."""
     return sorted({record[0] for record in batch.records})
@@ -93,7 +87,15 @@ def _prepare(
     table: TableRef, rows: Any, default_source: str, max_rows: int
 ) -> tuple[FactTable, ValidatedBatch, int]:
     fact = resolve_table(table)
-    counted = list(_as_rows(rows))
+    columns = frame_columns(fact, rows)
+    if columns is None:
+        counted = list(rows)
+    else:
+        records = checked_records(fact, columns, default_source)
+        if records is not None and len(records) <= max_rows:
+            return fact, batch_of_records(fact, records), len(records)
+        # A column check doubted: the row validator names every problem, as for dicts.
+        counted = frame_rows(fact, columns)
     batch = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
     return fact, batch, len(counted)
 
@@ -467,7 +469,9 @@ class _Ingests(Generic[TG]):
                 joins its transaction, or runs in a new one that is committed when none is open).
             table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
             rows: mappings or dataclasses with the table's key and value fields (``revision``
-                and ``ingested_at`` are computed), or a pandas DataFrame with those columns.
+                and ``ingested_at`` are computed), or a pandas DataFrame, polars DataFrame or
+                pyarrow Table with those columns (converted a column at a time, see
+                :mod:`mp_db._columns`).
             default_source: ``knowledge_time_source`` for rows that do not carry one.
             chunk_rows: rows per COPY chunk.
             max_rows: refuse batches larger than this (``batch_too_large``).

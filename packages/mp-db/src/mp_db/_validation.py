@@ -16,7 +16,13 @@ from mp_db._validator import compiled_validator
 from mp_db.exceptions import IngestValidationError, RowProblem
 from mp_schema.enums import KnowledgeTimeSource
 
-__all__ = ["DEFAULT_MAX_ROWS", "PROBLEM_CODES", "ValidatedBatch", "validate_batch"]
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "PROBLEM_CODES",
+    "ValidatedBatch",
+    "batch_of_records",
+    "validate_batch",
+]
 
 #: Rows accepted in one call; larger loads are split by the caller (memory, not the database).
 DEFAULT_MAX_ROWS = 5_000_000
@@ -126,28 +132,65 @@ def validate_batch(
         record = fast(data, default_source)
         if record is None:
             record = check(index, data, default_source, problems)
-        if record is None:
-            continue
-        key = record[:key_width]
-        earlier = seen.get(key)
-        if earlier is None:
-            seen[key] = (index, record)
-        elif earlier[1] == record:
-            duplicates += 1
-        else:
-            # Equal values with another knowledge_time_source still disagree on how good the
-            # knowledge time is: which one is right is unknowable, so say which part differs.
-            differs = "values" if earlier[1][:-1] != record[:-1] else "knowledge_time_source"
-            problems.append(
-                RowProblem(
-                    index,
-                    "",
-                    "duplicate_key",
-                    f"same key as row {earlier[0]} with a different {differs}",
-                )
-            )
+        if record is not None:
+            duplicates += _keep(seen, key_width, index, record, problems)
     if problems:
         raise IngestValidationError(table.name, problems)
+    return _batch(table, seen, duplicates)
+
+
+def batch_of_records(table: FactTable, records: Iterable[tuple[Any, ...]]) -> ValidatedBatch:
+    """The batch of records that already passed every check of one row (the column-wise
+    checks of :mod:`mp_db._column_checks`): duplicates are judged as :func:`validate_batch`
+    judges them.
+
+    Raises:
+        IngestValidationError: rows share a key with different values (``duplicate_key``).
+    """
+    problems: list[RowProblem] = []
+    seen: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+    duplicates = 0
+    key_width = len(table.key)
+    for index, record in enumerate(records):
+        duplicates += _keep(seen, key_width, index, record, problems)
+    if problems:
+        raise IngestValidationError(table.name, problems)
+    return _batch(table, seen, duplicates)
+
+
+def _keep(
+    seen: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]],
+    key_width: int,
+    index: int,
+    record: tuple[Any, ...],
+    problems: list[RowProblem],
+) -> int:
+    """Remember a valid record by key; 1 if it is an exact copy of an earlier one, else 0."""
+    key = record[:key_width]
+    earlier = seen.get(key)
+    if earlier is None:
+        seen[key] = (index, record)
+        return 0
+    if earlier[1] == record:
+        return 1
+    # Equal values with another knowledge_time_source still disagree on how good the
+    # knowledge time is: which one is right is unknowable, so say which part differs.
+    differs = "values" if earlier[1][:-1] != record[:-1] else "knowledge_time_source"
+    problems.append(
+        RowProblem(
+            index,
+            "",
+            "duplicate_key",
+            f"same key as row {earlier[0]} with a different {differs}",
+        )
+    )
+    return 0
+
+
+def _batch(
+    table: FactTable, seen: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]], duplicates: int
+) -> ValidatedBatch:
+    key_width = len(table.key)
     ordered = sorted(seen.values(), key=lambda item: item[1][:key_width])
     batch = ValidatedBatch(
         records=[record for _, record in ordered],

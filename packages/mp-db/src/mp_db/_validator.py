@@ -13,8 +13,9 @@ A validator checks a row two ways, with the same outcome:
   anything else;
 * :meth:`CompiledValidator.check`, which handles every type and names every problem.
 
-Column-wise validation (numpy / Arrow arrays for DataFrame ingest) can be compiled from the
-same steps and rules: each step's checks map to one vectorised mask. It is not built yet.
+Frames are checked a third way, from the same steps and rules: :mod:`mp_db._column_checks`
+checks whole columns with numpy and either accepts every row at once or hands the batch to
+these two paths, which then name every problem.
 """
 
 from __future__ import annotations
