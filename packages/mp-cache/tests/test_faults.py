@@ -182,13 +182,22 @@ def test_a_flushed_server_falls_through_and_is_refilled(
 
 def _fill(client: SyncClient) -> None:
     """Write 1 KiB values until Redis refuses: then it is over maxmemory and stays there
-    (bigger values would be refused while their own query buffer is counted, and leave room)."""
+    (bigger values would be refused while their own query buffer is counted, and leave room).
+
+    Pipelines get close fast; single writes finish the job, because a pipeline's refusal can
+    come while much of the pipeline still sits in the query buffer (how much depends on how
+    the server happened to read it), and freeing that buffer afterwards can leave room."""
     for batch in range(100):
         pipe = client.pipeline(transaction=False)
         for index in range(100):
             pipe.set(f"filler:{batch}:{index}", b"x" * 1024)
         replies = pipe.execute(raise_on_error=False)
         if any(isinstance(reply, redis.exceptions.OutOfMemoryError) for reply in replies):
+            break
+    for index in range(10_000):
+        try:
+            client.set(f"filler:single:{index}", b"x" * 1024)
+        except redis.exceptions.OutOfMemoryError:
             return
     pytest.fail("maxmemory was never reached")
 
