@@ -181,23 +181,20 @@ def test_a_flushed_server_falls_through_and_is_refilled(
 
 
 def _fill(client: SyncClient) -> None:
-    """Write 1 KiB values until Redis refuses: then it is over maxmemory and stays there
-    (bigger values would be refused while their own query buffer is counted, and leave room).
+    """Write 1 KiB values until Redis refuses, then pin maxmemory well below what is used.
 
-    Pipelines get close fast; single writes finish the job, because a pipeline's refusal can
-    come while much of the pipeline still sits in the query buffer (how much depends on how
-    the server happened to read it), and freeing that buffer afterwards can leave room."""
+    Refusal alone is not a steady state: Redis shrinks an idle client's query buffer a second
+    or two later (the filler's pipelines grew it), which can bring memory back under the limit,
+    so on a slow machine a later write would fit. A limit 512 KiB under the memory in use keeps
+    the server full whatever buffers it frees afterwards."""
     for batch in range(100):
         pipe = client.pipeline(transaction=False)
         for index in range(100):
             pipe.set(f"filler:{batch}:{index}", b"x" * 1024)
         replies = pipe.execute(raise_on_error=False)
         if any(isinstance(reply, redis.exceptions.OutOfMemoryError) for reply in replies):
-            break
-    for index in range(10_000):
-        try:
-            client.set(f"filler:single:{index}", b"x" * 1024)
-        except redis.exceptions.OutOfMemoryError:
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", max(used - 512 * 1024, 1024 * 1024))
             return
     pytest.fail("maxmemory was never reached")
 
