@@ -104,12 +104,7 @@ def _reference_problems(
     fact: FactTable, batch: ValidatedBatch, kinds: dict[int, str], instruments: set[int]
 ) -> list[RowProblem]:
     problems = []
-    # Columns that point at instruments without a foreign key (the registry says which).
-    instrument_columns = [
-        (position, column)
-        for position, column in enumerate(fact.staged)
-        if fact.spec.column(column).references == "instruments"
-    ]
+    instrument_columns = fact.instrument_columns
     for index, record in zip(batch.first_index, batch.records, strict=True):
         series_id = record[0]
         kind = kinds.get(series_id)

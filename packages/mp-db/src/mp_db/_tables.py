@@ -64,6 +64,16 @@ class FactTable:
         return (*self.key, *self.values, "knowledge_time_source")
 
     @property
+    def instrument_columns(self) -> tuple[tuple[int, str], ...]:
+        """Staged columns (position, name) that name an instrument without a foreign key: ingest
+        checks their values exist (the registry marks them ``references="instruments"``)."""
+        return tuple(
+            (position, column)
+            for position, column in enumerate(self.staged)
+            if self.spec.column(column).references == "instruments"
+        )
+
+    @property
     def stored(self) -> tuple[str, ...]:
         """Every column, in table order (what reads return)."""
         return tuple(column.name for column in self.table.columns)

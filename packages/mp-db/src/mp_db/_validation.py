@@ -198,7 +198,6 @@ def _batch(
         first_index=[index for index, _ in ordered],
     )
     batch.series_ids = {record[0] for record in batch.records}
-    for position, column in enumerate(table.staged):
-        if table.spec.column(column).references == "instruments":
-            batch.instrument_ids |= {record[position] for record in batch.records} - {0}
+    for position, _ in table.instrument_columns:
+        batch.instrument_ids |= {record[position] for record in batch.records} - {0}
     return batch
