@@ -74,7 +74,10 @@ def test_require_services_from_the_ini_turns_a_skip_into_a_failure(
         "a service that cannot be had fails its tests (from mp_testing_require_services (ini))"
         in failed.stdout.str()
     )
-    assert "MP_TESTING_REQUIRE_SERVICES is set and no PostgreSQL" in failed.stdout.str()
+    assert (
+        "services are required (from mp_testing_require_services (ini)) and no PostgreSQL"
+        in failed.stdout.str()
+    )
 
 
 def test_a_bad_ini_value_is_a_usage_error_naming_the_option(isolated: pytest.Pytester) -> None:

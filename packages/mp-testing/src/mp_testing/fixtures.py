@@ -94,13 +94,21 @@ class TestDatabase:
         return self.server.connect(self.name)
 
 
-def _unavailable(testing: TestingSettings, error: Exception, prefix: str | None = None) -> NoReturn:
+def _unavailable(
+    testing: TestingSettings,
+    error: Exception,
+    config: pytest.Config,
+    prefix: str | None = None,
+) -> NoReturn:
     reason = str(error)
     configured = prefix is not None and configured_by(prefix) is not None
     # A configured server that does not answer is a failure, never a skip.
     fail = testing.require_services or (configured and testing.backend in ("auto", "settings"))
     if testing.require_services:
-        reason = f"MP_TESTING_REQUIRE_SERVICES is set and {reason}"
+        # Name where the requirement came from (flag, environment, ini or .env), as the
+        # header does: the reader looks for it there.
+        source = resolve_options(config).sources["require_services"]
+        reason = f"services are required (from {source}) and {reason}"
     try:
         if fail:
             pytest.fail(reason, pytrace=False)
@@ -131,12 +139,14 @@ def mp_testing_settings(request: pytest.FixtureRequest) -> TestingSettings:
 
 
 @pytest.fixture(scope="session")
-def mp_postgres_server(mp_testing_settings: TestingSettings) -> Iterator[PostgresServer]:
+def mp_postgres_server(
+    mp_testing_settings: TestingSettings, request: pytest.FixtureRequest
+) -> Iterator[PostgresServer]:
     """A PostgreSQL server with TimescaleDB for the session; skipped (or failed) if none."""
     try:
         server = provide_postgres(mp_testing_settings)
     except MpTestingError as error:
-        _unavailable(mp_testing_settings, error, "MP_PG_")
+        _unavailable(mp_testing_settings, error, request.config, "MP_PG_")
     try:
         yield server
     finally:
@@ -275,12 +285,14 @@ def _mp_db() -> Any:
 
 
 @pytest.fixture(scope="session")
-def mp_redis_server(mp_testing_settings: TestingSettings) -> Iterator[RedisHandle]:
+def mp_redis_server(
+    mp_testing_settings: TestingSettings, request: pytest.FixtureRequest
+) -> Iterator[RedisHandle]:
     """A Redis for the session; skipped (or failed) if none can be had."""
     try:
         handle = provide_redis(mp_testing_settings)
     except MpTestingError as error:
-        _unavailable(mp_testing_settings, error, "MP_REDIS_")
+        _unavailable(mp_testing_settings, error, request.config, "MP_REDIS_")
     try:
         yield handle
     finally:
@@ -312,7 +324,9 @@ def mp_redis(mp_redis_server: RedisHandle, mp_redis_prefix: str) -> Iterator[Red
 
 
 @pytest.fixture(scope="session")
-def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSettings]:
+def mp_redis_cluster(
+    mp_testing_settings: TestingSettings, request: pytest.FixtureRequest
+) -> Iterator[RedisSettings]:
     """A real 3-master Redis Cluster on loopback ports, run by this session."""
     root = Path(tempfile.mkdtemp(prefix="mp-testing-cluster-"))
     password = secrets.token_urlsafe(12)
@@ -326,7 +340,7 @@ def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSett
             processes.start()
     except MpTestingError as error:
         shutil.rmtree(root, ignore_errors=True)
-        _unavailable(mp_testing_settings, error)
+        _unavailable(mp_testing_settings, error, request.config)
     try:
         yield RedisSettings.load(
             env_file=None,
@@ -342,7 +356,9 @@ def mp_redis_cluster(mp_testing_settings: TestingSettings) -> Iterator[RedisSett
 
 @pytest.fixture
 def mp_throwaway_postgres(
-    mp_migrate: Callable[[PostgresSettings], None], mp_testing_settings: TestingSettings
+    mp_migrate: Callable[[PostgresSettings], None],
+    mp_testing_settings: TestingSettings,
+    request: pytest.FixtureRequest,
 ) -> Iterator[ThrowawayPostgres]:
     """A native PostgreSQL cluster of this test's own, migrated, that it may stop, crash or
     restart; destroyed afterwards (about 3 s to start)."""
@@ -350,7 +366,7 @@ def mp_throwaway_postgres(
         with native_unavailable_as_skip("mp_throwaway_postgres"):
             server = start_throwaway_postgres(mp_migrate)
     except MpTestingError as error:
-        _unavailable(mp_testing_settings, error)
+        _unavailable(mp_testing_settings, error, request.config)
     try:
         yield server
     finally:
