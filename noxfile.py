@@ -426,7 +426,10 @@ def bench(session: nox.Session) -> None:
     """mp's benchmarks, each against the limit and against what users write by hand, side by
     side in one run: mp-db (ingest, as-of reads, growth) and mp-cache (cached reads vs raw
     MGET, rate limiter). Results (JSON, Markdown, the growth plot) go to docs/performance/.
-    ``nox -s bench -- --quick`` runs small sizes. A benchmark never fails because of speed."""
+    ``nox -s bench -- --quick`` runs small sizes. ``nox -s bench -- peers`` (or ``db``,
+    ``schema-cost``, ``cache``, several allowed) runs only those; with ``peers`` alone, other
+    options go to bench_peers.py (``--shapes latest,backtest --peers polars --no-ingest``).
+    A benchmark never fails because of speed."""
     _install_workspace(session)
     session.install("matplotlib>=3.8", "hiredis>=2.3")
     # The peers a researcher would use instead of mp: bench-only, never a package dependency.
@@ -436,11 +439,19 @@ def bench(session: nox.Session) -> None:
     out = ROOT / "docs" / "performance"
     out.mkdir(parents=True, exist_ok=True)
     quick = ["--quick"] if "--quick" in session.posargs else []
+    names = ("db", "peers", "schema-cost", "cache")
+    chosen = [name for name in names if name in session.posargs] or list(names)
+    rest = [arg for arg in session.posargs if arg not in {*names, "--quick"}]
+    if rest and chosen != ["peers"]:
+        session.error(f"options {rest} are for bench_peers.py alone: add 'peers' only")
+    env = {"MP_ENV_FILE": ""}
     session.chdir(PACKAGES_DIR / "mp-db" / "bench")
-    session.run("python", "bench_db.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
-    session.run("python", "bench_peers.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
-    session.run(
-        "python", "bench_schema_cost.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""}
-    )
-    session.chdir(PACKAGES_DIR / "mp-cache" / "bench")
-    session.run("python", "bench_cache.py", "--out", str(out), *quick, env={"MP_ENV_FILE": ""})
+    if "db" in chosen:
+        session.run("python", "bench_db.py", "--out", str(out), *quick, env=env)
+    if "peers" in chosen:
+        session.run("python", "bench_peers.py", "--out", str(out), *quick, *rest, env=env)
+    if "schema-cost" in chosen:
+        session.run("python", "bench_schema_cost.py", "--out", str(out), *quick, env=env)
+    if "cache" in chosen:
+        session.chdir(PACKAGES_DIR / "mp-cache" / "bench")
+        session.run("python", "bench_cache.py", "--out", str(out), *quick, env=env)

@@ -1,36 +1,56 @@
 """mp's side of the peer benchmark: a table of named variants, one entry each.
 
-A read variant answers a :class:`Shape` through mp's public ``Reader`` in one form (typed rows,
-a DataFrame built from them, or a frame straight from the reader once ``output=`` exists); an
-ingest variant loads the backfill from one input form. Adding a variant (a new ``output=``
-value, a polars input) is one entry in :func:`read_variants` or :func:`ingest_variants`.
+A read variant answers a :class:`Shape` through one of mp's public readers: typed rows from
+``Reader``, or one table from ``FrameReader`` (``ARROW``, ``PANDAS``, ``POLARS``) or
+``AsyncFrameReader`` (``ARROW``, on asyncpg); an ingest variant loads rows from one input form
+(dicts, pandas, pyarrow, polars). Adding a variant is one entry in :func:`read_variants` or
+:data:`INGEST_VARIANTS`. :func:`server_query` gives the statement mp runs for a shape, so the
+bench can ask the server how long it takes to execute it (EXPLAIN ANALYZE).
 """
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import pandas as pd
 
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
+import polars as pl  # type: ignore[import-not-found, import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_peers_data import Shape
+from bench_peers_systems import as_arrow
 from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mp_db import AsOfValue, MacroObservationRow, Reader, ingest, to_frame
+from mp_db import (
+    ARROW,
+    PANDAS,
+    POLARS,
+    AsOfValue,
+    AsyncFrameReader,
+    Form,
+    FrameReader,
+    MacroObservationRow,
+    Query,
+    Reader,
+    ingest,
+    to_frame,
+)
+from mp_db._read_queries import _Queries
 
 __all__ = [
+    "INGEST_VARIANTS",
     "IngestVariant",
     "ReadVariant",
-    "frame_of",
-    "ingest_variants",
+    "answer_table",
     "read_variants",
     "reader_call",
+    "server_query",
 ]
 
 ROW = MacroObservationRow
@@ -42,14 +62,17 @@ class ReadVariant:
     """One way of asking mp.
 
     Attributes:
-        name: the column label ("mp rows").
+        name: the column label ("mp arrow").
         description: what the call does, for the docs.
-        run: answers a shape on an open connection.
+        run: answers a shape.
+        frame: whether the answer is a table fetched as one (a frame reader), the variants the
+            issue's "within 1.5x of the server's own execution time" is about.
     """
 
     name: str
     description: str
-    run: Callable[[Connection, Shape], Any]
+    run: Callable[[Shape], Any]
+    frame: bool
 
 
 @dataclass(frozen=True)
@@ -57,120 +80,131 @@ class IngestVariant:
     """One input form for ``ingest``.
 
     Attributes:
-        name: the row label ("mp dicts").
+        name: the row label ("mp pandas").
         description: what is timed, for the docs.
-        prepare: builds the input from the shared data, outside the timing.
-        run: the timed call.
+        prepare: builds the input from the rows as dicts, outside the timing.
     """
 
     name: str
     description: str
-    prepare: Callable[[Sequence[dict[str, Any]], pa.Table], Any]
-    run: Callable[[Engine, Any], Any]
+    prepare: Callable[[Sequence[dict[str, Any]]], Any]
+
+    def run(self, engine: Engine, data: Any) -> Any:
+        """The timed call."""
+        return ingest(engine, TABLE, data)
 
 
-def reader_call(reader: Reader, shape: Shape, **keywords: Any) -> Any:
-    """The Reader method that answers ``shape`` (``keywords`` go to it, e.g. ``output=``)."""
+def reader_call(reader: Any, shape: Shape) -> Any:
+    """The method of ``reader`` (a row or frame reader, sync or async) that answers ``shape``."""
     if shape.kind == "as_of":
         return reader.as_of(
-            ROW, shape.series_ids, as_of=shape.as_of, start=shape.start, end=shape.end, **keywords
+            ROW, shape.series_ids, as_of=shape.as_of, start=shape.start, end=shape.end
         )
     if shape.kind == "latest":
-        return reader.latest(ROW, shape.series_ids, as_of=shape.as_of, **keywords)
+        return reader.latest(ROW, shape.series_ids, as_of=shape.as_of)
     if shape.kind == "cross_section":
         assert shape.obs_time is not None
-        return reader.cross_section(ROW, shape.obs_time, as_of=shape.as_of, **keywords)
-    return reader.backtest(ROW, shape.series_ids, shape.decision_times, **keywords)
+        return reader.cross_section(ROW, shape.obs_time, as_of=shape.as_of)
+    return reader.backtest(ROW, shape.series_ids, shape.decision_times)
 
 
-def frame_of(result: Any) -> Any:
-    """mp's answer as a frame: typed rows through ``to_frame``, backtest values with their
-    decision time; frames pass through."""
-    if not isinstance(result, list):
-        return result
-    if result and isinstance(result[0], AsOfValue):
-        seen = [item for item in result if item.row is not None]
-        frame = to_frame([item.row for item in seen])
-        frame.insert(0, "decision_time", pd.to_datetime([item.decision_time for item in seen]))
-        return frame
-    return to_frame(result)
+def server_query(shape: Shape) -> Query[Any]:
+    """The statement (with its planner settings) mp runs to answer ``shape``."""
+    if shape.kind == "as_of":
+        return _Queries.as_of(
+            TABLE,
+            series_ids=list(shape.series_ids),
+            as_of=shape.as_of,
+            start=shape.start,
+            end=shape.end,
+            ingested_before=None,
+        )
+    if shape.kind == "latest":
+        return _Queries.latest(TABLE, list(shape.series_ids), shape.as_of, None)
+    if shape.kind == "cross_section":
+        return _Queries.cross_section(TABLE, shape.obs_time, shape.as_of, None, None)
+    return _Queries.backtest(TABLE, list(shape.series_ids), list(shape.decision_times), None)
 
 
-def _with_output(output: str, connection: Connection, shape: Shape) -> Any:
-    return reader_call(Reader(connection), shape, output=output)
+def answer_table(result: Any) -> pa.Table:
+    """mp's answer as an Arrow table for the canonical comparison: typed rows through
+    ``to_frame`` (backtest values with their decision time); a frame reader's backtest keeps
+    a null row where nothing was known, which the reference (and every peer) leaves out."""
+    if isinstance(result, list):
+        if result and isinstance(result[0], AsOfValue):
+            seen = [item for item in result if item.row is not None]
+            frame = to_frame([item.row for item in seen])
+            frame.insert(0, "decision_time", pd.to_datetime([item.decision_time for item in seen]))
+        else:
+            frame = to_frame(result)
+        return as_arrow(frame)
+    table = as_arrow(result)
+    if "decision_time" in table.column_names:
+        table = table.filter(pc.is_valid(table.column("obs_time")))
+    return table
 
 
-def _accepts_output() -> bool:
-    return "output" in inspect.signature(Reader.as_of).parameters
+def _frames(bind: Connection, form: Form[Any]) -> Callable[[Shape], Any]:
+    return lambda shape: reader_call(FrameReader(bind, form), shape)
 
 
-def read_variants() -> list[ReadVariant]:
-    """mp's read variants on this checkout (``output=`` ones only where the Reader has it)."""
-    variants = [
+def read_variants(
+    connection: Connection, async_engine: AsyncEngine, runner: asyncio.Runner
+) -> list[ReadVariant]:
+    """mp's read variants: the sync ones on ``connection`` (one open connection, as a
+    notebook holds), the async one on ``async_engine``'s pool, run on ``runner``'s loop."""
+    arrow_async = AsyncFrameReader(async_engine, ARROW)
+    return [
         ReadVariant(
             "mp rows",
-            "Reader(connection) call returning typed rows (MacroObservationRow / AsOfValue)",
-            lambda connection, shape: reader_call(Reader(connection), shape),
+            "Reader(connection): typed rows (MacroObservationRow / AsOfValue)",
+            lambda shape: reader_call(Reader(connection), shape),
+            frame=False,
         ),
         ReadVariant(
-            "mp DataFrame",
-            "the same call, then mp_db.to_frame of the rows (what a pandas user does today)",
-            lambda connection, shape: frame_of(reader_call(Reader(connection), shape)),
+            "mp arrow",
+            "FrameReader(connection, ARROW): a pyarrow Table (binary COPY decoded by column)",
+            _frames(connection, ARROW),
+            frame=True,
+        ),
+        ReadVariant(
+            "mp pandas",
+            "FrameReader(connection, PANDAS): the same table as a pandas DataFrame",
+            _frames(connection, PANDAS),
+            frame=True,
+        ),
+        ReadVariant(
+            "mp polars",
+            "FrameReader(connection, POLARS): the same table as a polars DataFrame",
+            _frames(connection, POLARS),
+            frame=True,
+        ),
+        ReadVariant(
+            "mp arrow async",
+            "AsyncFrameReader(async engine, ARROW) on asyncpg, awaited on one event loop",
+            lambda shape: runner.run(reader_call(arrow_async, shape)),
+            frame=True,
         ),
     ]
-    if _accepts_output():
-        for output in ("pandas", "arrow"):
-            variants.append(
-                ReadVariant(
-                    f"mp output={output}",
-                    f"the same call with output={output!r} (columnar fetch, no row objects)",
-                    partial(_with_output, output),
-                )
-            )
-    return variants
 
 
-def _frame(rows: Sequence[dict[str, Any]], _: pa.Table) -> pd.DataFrame:
+def _pandas(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
-def _arrow(rows: Sequence[dict[str, Any]], _: pa.Table) -> pa.Table:
-    return pa.Table.from_pandas(pd.DataFrame.from_records(rows), preserve_index=False)
+def _arrow(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pandas(_pandas(rows), preserve_index=False)
 
 
-def _ingest_arrow(engine: Engine, table: pa.Table) -> Any:
-    # ingest takes rows or a pandas DataFrame today: an Arrow table is converted first, and the
-    # conversion is part of the timing.
-    return ingest(engine, TABLE, table.to_pandas())
+def _polars(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    frame = pl.from_arrow(_arrow(rows))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
-def ingest_variants(arrow_native: bool) -> list[IngestVariant]:
-    """mp's ingest from dicts, pandas and Arrow (natively if ``ingest`` takes Arrow here)."""
-    arrow = IngestVariant(
-        "mp Arrow (via to_pandas)",
-        "pyarrow.Table converted with Table.to_pandas(), then ingest (conversion timed)",
-        _arrow,
-        _ingest_arrow,
-    )
-    if arrow_native:
-        arrow = IngestVariant(
-            "mp Arrow",
-            "ingest(engine, table, pyarrow.Table)",
-            _arrow,
-            lambda engine, table: ingest(engine, TABLE, table),
-        )
-    return [
-        IngestVariant(
-            "mp dicts",
-            "ingest(engine, table, list of dicts)",
-            lambda rows, _: rows,
-            lambda engine, rows: ingest(engine, TABLE, rows),
-        ),
-        IngestVariant(
-            "mp DataFrame",
-            "ingest(engine, table, pandas.DataFrame)",
-            _frame,
-            lambda engine, frame: ingest(engine, TABLE, frame),
-        ),
-        arrow,
-    ]
+INGEST_VARIANTS = (
+    IngestVariant("mp dicts", "ingest(engine, table, list of dicts)", list),
+    IngestVariant("mp pandas", "ingest(engine, table, pandas.DataFrame)", _pandas),
+    IngestVariant("mp arrow", "ingest(engine, table, pyarrow.Table)", _arrow),
+    IngestVariant("mp polars", "ingest(engine, table, polars.DataFrame)", _polars),
+)

@@ -1,47 +1,89 @@
-"""The sections of the peer benchmark: ingest against the floor, then every read shape.
+"""What the peer benchmark's sections share (:class:`Bench`), the fleet, the shapes and the
+read section; the ingest section is :mod:`bench_peers_ingest`.
 
-Every system gets the same generated rows: the binary COPY baselines and mp's dicts as
-prepared tuples and dicts, the DataFrame and Arrow forms and each peer's input built from them
-outside the timing. Each section interleaves its variants (round-robin, rotating start).
+Every system gets the same generated rows, each in its own input form built outside the
+timing. Each shape interleaves its variants (round-robin, rotating start), checks every
+answer against the brute-force reference, and asks the server for its own execution time of
+mp's statement (EXPLAIN ANALYZE), the floor of any client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import psycopg
+
 # The peers and pyarrow are installed by the bench session only, not where mypy runs
 # (hence the ignores, unused where they are present).
 import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
 from bench_db_common import Timing, interleaved, log, ratio
-from bench_db_data import AS_OF, DataSet, Version, as_dicts, as_tuples, business_days, create_series
+from bench_db_data import AS_OF, DataSet, as_dicts, as_tuples, business_days, create_series
 from bench_db_reads import ONE_YEAR, decision_times
 from bench_peers_data import Answer, PeerSizes, Reference, Shape, canonical, to_arrow
-from bench_peers_mp import IngestVariant, frame_of, ingest_variants, read_variants
-from bench_peers_systems import Peer, as_arrow
-from bench_schema_variants import copy_rows, create_variant, variant
+from bench_peers_mp import answer_table, read_variants, server_query
+from bench_peers_systems import Peer
 from sqlalchemy import Engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mp_db import IngestReport, ingest
+from mp_config import PostgresSettings
+from mp_db import ingest
+from mp_db._columnar import render_sql
 from mp_testing import ThrowawayPostgres
 
-__all__ = ["Bench", "build_shapes", "dataset", "ingest_section", "load_fleet", "read_section"]
+__all__ = [
+    "MP_TABLE",
+    "Bench",
+    "ReadClients",
+    "build_shapes",
+    "dataset",
+    "load_fleet",
+    "read_section",
+    "selected",
+]
 
 MP_TABLE = "mp.macro_observations"
-FLOOR = "COPY into a bare hypertable (the floor)"
-TODAY = "COPY into today's mp table"
+
+
+@dataclass(frozen=True)
+class ReadClients:
+    """What mp's read variants use besides the sync engine.
+
+    Attributes:
+        settings: mp's settings on the throwaway server (EXPLAIN runs on a connection of its
+            own made from them).
+        async_engine: mp's async engine (asyncpg), used on ``runner``'s loop only.
+        runner: one event loop for the run, so pooled asyncpg connections stay valid.
+    """
+
+    settings: PostgresSettings
+    async_engine: AsyncEngine
+    runner: asyncio.Runner
 
 
 @dataclass
 class Bench:
-    """The server, mp's engine and the peers of one run."""
+    """The server, mp's engine and the peers of one run.
+
+    Attributes:
+        server: the throwaway cluster.
+        engine: mp's sync engine (psycopg 3).
+        peers: the peers selected.
+        sizes: how much data and how many samples.
+        clients: what the read section needs besides ``engine``.
+        shapes: the shape names or kinds to read (empty: all).
+    """
 
     server: ThrowawayPostgres
     engine: Engine
     peers: list[Peer]
     sizes: PeerSizes
+    clients: ReadClients | None = None
+    shapes: frozenset[str] = frozenset()
 
     def checkpoint(self) -> None:
         """Flush dirty pages, so no timed load pays for an earlier one's checkpoint."""
@@ -66,110 +108,11 @@ class Bench:
             return connection.execute(text(sql)).scalar_one()
 
 
-def _arrow_native(engine: Engine, rows: Sequence[dict[str, Any]]) -> bool:
-    """Whether ``ingest`` takes a pyarrow Table on this checkout (tried on a few rows)."""
-    sample = pa.Table.from_pylist(list(rows))
-    try:
-        report = ingest(engine, "macro_observations", sample)
-    except Exception:  # noqa: BLE001 - any refusal means "not accepted here"
-        return False
-    return report.received == len(rows)
-
-
 def dataset(bench: Bench, prefix: str, series: int, years: float, vintages: int) -> DataSet:
     ids = create_series(bench.engine, prefix, series)
     last = AS_OF.date() if prefix == "FLEET" else None
     days = business_days(years, last=last) if last else business_days(years)
     return DataSet(ids, tuple(days), vintages)
-
-
-def _result(timing: Timing, received: int, floor: Timing) -> dict[str, Any]:
-    result = timing.as_dict()
-    result["rows_received"] = received
-    result["rows_per_second"] = received / timing.median
-    result["throughput_vs_floor"] = ratio(floor.median, timing.median)
-    last = timing.last
-    result["rows_stored"] = last.inserted if isinstance(last, IngestReport) else last
-    return result
-
-
-def _variants(
-    bench: Bench,
-    mp: Sequence[IngestVariant],
-    inputs: dict[str, Any],
-    peer_inputs: dict[str, Any],
-    rerun: bool,
-) -> dict[str, Callable[[], object]]:
-    variants: dict[str, Callable[[], object]] = {}
-    for item in mp:
-        variants[item.name] = partial(item.run, bench.engine, inputs[item.name])
-    for peer in bench.peers:
-        method = peer.rerun if rerun else peer.load
-        variants[peer.name] = partial(method, peer_inputs[peer.name])
-    return variants
-
-
-def ingest_section(bench: Bench) -> tuple[dict[str, Any], DataSet, list[pa.Table]]:
-    """First loads (floor, today's table, mp's inputs, the peers) and unchanged re-runs.
-
-    Leaves mp's table and every peer holding the backfill (mp loaded from dicts)."""
-    sizes = bench.sizes
-    data = dataset(
-        bench, "BACKFILL", sizes.backfill_series, sizes.backfill_years, sizes.backfill_vintages
-    )
-    records: list[Version] = as_tuples(data)
-    rows = as_dicts(records)
-    arrow = to_arrow(records)
-    log(f"peers ingest: {len(rows):,} rows")
-    floor_table = variant("bare")
-    create_variant(bench.engine, floor_table)
-    native = _arrow_native(bench.engine, rows[:10])
-    bench.truncate(MP_TABLE)
-    mp = ingest_variants(native)
-    inputs = {item.name: item.prepare(rows, arrow) for item in mp}
-    peer_inputs = {peer.name: peer.input_form(arrow) for peer in bench.peers}
-    first = {
-        FLOOR: lambda: copy_rows(bench.engine, floor_table.table, records),
-        TODAY: lambda: copy_rows(bench.engine, MP_TABLE, records),
-    } | _variants(bench, mp, inputs, peer_inputs, rerun=False)
-
-    def before(name: str) -> None:
-        if name == FLOOR:
-            bench.truncate(floor_table.table)
-        elif name == TODAY or name.startswith("mp "):
-            bench.truncate(MP_TABLE)
-
-    loads = interleaved(first, sizes.ingest_repeats, before=before)
-    log("peers ingest: first loads done")
-    bench.truncate(MP_TABLE)
-    ingest(bench.engine, "macro_observations", rows)
-    for peer in bench.peers:
-        peer.load(peer_inputs[peer.name])
-    bench.checkpoint()
-    again = interleaved(_variants(bench, mp, inputs, peer_inputs, rerun=True), sizes.ingest_repeats)
-    log("peers ingest: re-runs done")
-    floor = loads[FLOOR]
-    stored = {name: timing.last for name, timing in loads.items() if name.startswith("mp ")}
-    checks = {
-        "mp_variants_store_the_same_rows": len({report.inserted for report in stored.values()})
-        == 1,
-        "every_rerun_stores_nothing": all(
-            (t.last.inserted if isinstance(t.last, IngestReport) else t.last) == 0
-            for t in again.values()
-        ),
-        "copies_and_peers_store_every_row": all(
-            loads[name].last == len(records) for name in (FLOOR, TODAY, *peer_inputs)
-        ),
-    }
-    result = {
-        "shape": {"series": len(data.series_ids), "days": len(data.days), "rows": len(rows)},
-        "arrow_accepted_natively": native,
-        "descriptions": {item.name: item.description for item in mp},
-        "first_load": {name: _result(t, len(rows), floor) for name, t in loads.items()},
-        "unchanged_rerun": {name: _result(t, len(rows), floor) for name, t in again.items()},
-        "checks": checks,
-    }
-    return result, data, [arrow]
 
 
 def load_fleet(bench: Bench) -> tuple[DataSet, pa.Table]:
@@ -232,22 +175,66 @@ def build_shapes(backfill: DataSet, fleet: DataSet, times: int) -> list[Shape]:
     ]
 
 
+def _explained(raw: psycopg.Connection[Any], shape: Shape) -> dict[str, Any]:
+    # TIMING OFF: per-node clocks would inflate the many small loops of a latest print or a
+    # backtest's probes; the statement's own total is still measured.
+    query = server_query(shape)
+    for name, value in query.planner:
+        raw.execute("SELECT set_config(%s, %s, false)", (name, value))
+    sql = render_sql(query.sql, query.parameters)
+    row = raw.execute(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}").fetchone()
+    for name, _ in query.planner:
+        raw.execute(f"RESET {name}")
+    assert row is not None
+    document: dict[str, Any] = row[0][0]
+    return document
+
+
+def _server(raw: psycopg.Connection[Any], shape: Shape) -> dict[str, Any]:
+    """The server's own time for mp's statement: medians of three EXPLAIN ANALYZE runs."""
+    plans = [_explained(raw, shape) for _ in range(3)]
+    return {
+        "execution_ms": statistics.median(float(plan["Execution Time"]) for plan in plans),
+        "planning_ms": statistics.median(float(plan["Planning Time"]) for plan in plans),
+        "rows_returned": int(plans[-1]["Plan"]["Actual Rows"]),
+    }
+
+
+def _fastest(timings: dict[str, Timing], names: Sequence[str]) -> str:
+    return min(names, key=lambda name: timings[name].median)
+
+
+def selected(bench: Bench, shapes: Sequence[Shape]) -> list[Shape]:
+    """The shapes ``bench.shapes`` names (by name or by kind), all when it is empty."""
+    if not bench.shapes:
+        return list(shapes)
+    return [shape for shape in shapes if {shape.name, shape.kind} & bench.shapes]
+
+
 def read_section(
     bench: Bench, shapes: Sequence[Shape], tables: Sequence[pa.Table]
 ) -> dict[str, Any]:
     """Every shape by every mp variant and every peer, interleaved; answers checked against
-    the brute-force reference."""
+    the brute-force reference; the server's execution time of mp's statement beside them."""
     reference = Reference(tables)
-    mp = read_variants()
-    results: dict[str, Any] = {
-        "descriptions": {item.name: item.description for item in mp}
-        | {peer.name: peer.description for peer in bench.peers},
-        "shapes": {},
-    }
-    with bench.engine.connect() as connection:
-        for shape in shapes:
+    clients = bench.clients
+    assert clients is not None, "the read section needs Bench.clients"
+    with (
+        bench.engine.connect() as connection,
+        psycopg.connect(**clients.settings.psycopg_kwargs(), autocommit=True) as raw,
+    ):
+        mp = read_variants(connection, clients.async_engine, clients.runner)
+        frames = [item.name for item in mp if item.frame]
+        results: dict[str, Any] = {
+            "descriptions": {item.name: item.description for item in mp}
+            | {peer.name: peer.description for peer in bench.peers},
+            "frame_variants": frames,
+            "shapes": {},
+        }
+        for shape in selected(bench, shapes):
+            log(f"peers reads: {shape.name} ...")
             variants: dict[str, Callable[[], object]] = {
-                item.name: partial(item.run, connection, shape) for item in mp
+                item.name: partial(item.run, shape) for item in mp
             }
             variants |= {peer.name: partial(peer.read, shape) for peer in bench.peers}
             repeats = (
@@ -257,23 +244,42 @@ def read_section(
             )
             timings = interleaved(variants, repeats, warm_up=True)
             connection.commit()
+            server = _server(raw, shape)
             expected: Answer = reference.answer(shape)
             same = {
-                name: canonical(as_arrow(frame_of(timing.last)), shape.kind) == expected
+                name: canonical(answer_table(timing.last), shape.kind) == expected
                 for name, timing in timings.items()
             }
-            best_peer = min((peer.name for peer in bench.peers), key=lambda n: timings[n].median)
-            results["shapes"][shape.name] = {
+            best_mp = _fastest(timings, [item.name for item in mp])
+            best_frame = _fastest(timings, frames)
+            entry: dict[str, Any] = {
                 "label": shape.label,
                 "rows_answered": len(expected),
                 "timings": {name: timing.as_dict() for name, timing in timings.items()},
                 "same_answer_as_reference": same,
-                "best_peer": best_peer,
-                "mp_vs_best_peer": {
-                    item.name: ratio(timings[item.name].median, timings[best_peer].median)
-                    for item in mp
-                },
+                "server": server,
+                "best_mp": best_mp,
+                "best_frame": best_frame,
+                "best_frame_vs_server": ratio(
+                    timings[best_frame].median * 1000, server["execution_ms"]
+                ),
             }
+            if bench.peers:
+                best_peer = _fastest(timings, [peer.name for peer in bench.peers])
+                entry |= {
+                    "best_peer": best_peer,
+                    "best_mp_vs_best_peer": ratio(
+                        timings[best_mp].median, timings[best_peer].median
+                    ),
+                    "mp_vs_best_peer": {
+                        item.name: ratio(timings[item.name].median, timings[best_peer].median)
+                        for item in mp
+                    },
+                }
+            results["shapes"][shape.name] = entry
             medians = ", ".join(f"{n} {t.median * 1000:.1f}" for n, t in timings.items())
-            log(f"peers reads: {shape.name} ({len(expected):,} rows): {medians} ms")
+            log(
+                f"peers reads: {shape.name} ({len(expected):,} rows): {medians} ms; server "
+                f"{server['execution_ms']:.1f} ms; equal: {all(same.values())}"
+            )
     return results

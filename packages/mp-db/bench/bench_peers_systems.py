@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ig
 from bench_peers_data import Shape
 
 __all__ = [
+    "PEERS",
     "ArcticPeer",
     "DuckPeer",
     "Peer",
@@ -65,8 +67,8 @@ class Peer(Protocol):
     def load(self, data: Any) -> int:
         """First load into an empty store; returns the rows stored."""
 
-    def rerun(self, data: Any) -> int:
-        """The same rows again; returns the rows added (0 when idempotent)."""
+    def rerun(self, data: Any) -> int | None:
+        """The same rows and any new ones; returns the rows added (None: cannot tell)."""
 
     def append(self, data: Any) -> None:
         """Add more series (untimed set-up)."""
@@ -149,10 +151,11 @@ class ArcticPeer:
         self.symbols = []
         return self._write(data, fresh=True)
 
-    def rerun(self, data: pd.DataFrame) -> int:
-        """Write every series again (a new version each; dedup keeps the data segments)."""
+    def rerun(self, data: pd.DataFrame) -> int | None:
+        """Write every series again (a new version each; dedup keeps the data segments).
+        None: ArcticDB does not say how many rows were new."""
         self._write(data, fresh=False)
-        return 0
+        return None
 
     def append(self, data: pd.DataFrame) -> None:
         """Write more series."""
@@ -422,10 +425,21 @@ class PolarsPeer:
         return disk_bytes(self.path)
 
 
-def make_peers() -> tuple[list[Peer], Path]:
-    """Every peer in one temporary folder (the caller removes it with ``shutil.rmtree``)."""
+#: Every peer by name, made in the folder given.
+PEERS: dict[str, Callable[[Path], Peer]] = {
+    "ArcticDB": ArcticPeer,
+    "DuckDB": DuckPeer,
+    "polars": PolarsPeer,
+}
+
+
+def make_peers(names: Sequence[str] = tuple(PEERS)) -> tuple[list[Peer], Path]:
+    """The peers named (all by default) in one temporary folder (:func:`remove` deletes it)."""
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown:
+        raise SystemExit(f"--peers: no peer {', '.join(unknown)}; known: {', '.join(PEERS)}")
     folder = Path(tempfile.mkdtemp(prefix="mp-bench-peers-"))
-    return [ArcticPeer(folder), DuckPeer(folder), PolarsPeer(folder)], folder
+    return [PEERS[name](folder) for name in names], folder
 
 
 def remove(folder: Path) -> None:
