@@ -156,6 +156,9 @@ def test_column_batches_judge_versions_as_rows_do(
         kept, counts = _versions_in_batch(fact, row_chunk, 7, keep_republications=keep)
         picked, revisions, column_counts = column_chunk.judged(keep)
         assert column_counts == tuple(counts[:3])
-        judged = [(*records[row], int(revision), 7) for row, revision in zip(picked, revisions)]
+        judged = [
+            (*records[row], int(revision), 7)
+            for row, revision in zip(picked, revisions, strict=True)
+        ]
         assert sorted(judged, key=repr) == sorted(kept, key=repr)
         assert column_chunk.bounds() == _bounds(row_chunk)

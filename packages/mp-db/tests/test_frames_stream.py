@@ -30,7 +30,9 @@ def history(table: str, series_id: int, seed: int = 13) -> list[dict[str, Any]]:
         for vintage in range(draw.randint(1, 4)):
             values = VALUES[table][draw.randint(0, 1)]
             known = obs + timedelta(days=1 + 30 * vintage, hours=12)
-            rows.append({"series_id": series_id, "obs_time": obs, "knowledge_time": known, **values})
+            rows.append(
+                {"series_id": series_id, "obs_time": obs, "knowledge_time": known, **values}
+            )
             if draw.random() < 0.15:
                 rows.append(dict(rows[-1]))
     draw.shuffle(rows)
@@ -148,7 +150,9 @@ def test_a_record_batch_reader_is_a_stream(
 ) -> None:
     """A pyarrow RecordBatchReader is read batch by batch, like a generator of frames."""
     reference, series = make_series(), make_series()
-    expected = driver.ingest("macro_observations", _in_order(history("macro_observations", reference)))
+    expected = driver.ingest(
+        "macro_observations", _in_order(history("macro_observations", reference))
+    )
     table = to_arrow("macro_observations", _in_order(history("macro_observations", series)))
     reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=7))
     report = driver.ingest("macro_observations", reader)

@@ -250,7 +250,9 @@ class ColumnBatch:
             else:
                 values = column.values.tolist()
             if nulls is not None:
-                values = [None if null else value for value, null in zip(values, nulls, strict=True)]
+                values = [
+                    None if null else value for value, null in zip(values, nulls, strict=True)
+                ]
             cells.append(values)
         return list(zip(*cells, strict=True))
 
@@ -271,9 +273,7 @@ class ColumnBatch:
         return chunks
 
 
-def column_batch(
-    fact: FactTable, arrays: dict[str, Any], offset: int = 0
-) -> ColumnBatch | None:
+def column_batch(fact: FactTable, arrays: dict[str, Any], offset: int = 0) -> ColumnBatch | None:
     """The sorted, deduplicated batch of checked columns, or ``None`` when two rows share a key
     with different values (the row validator then names them: ``duplicate_key``).
 
@@ -281,9 +281,7 @@ def column_batch(
     """
     import numpy
 
-    columns = {
-        name: payload_column(fact.column_type(name), arrays[name]) for name in fact.staged
-    }
+    columns = {name: payload_column(fact.column_type(name), arrays[name]) for name in fact.staged}
     rows = len(columns["series_id"].values)
     # lexsort is stable and sorts by its last key first: ties keep input order, so of two
     # identical rows the first one given is kept, as the row path keeps it.
@@ -311,4 +309,3 @@ def column_batch(
             same_observation &= _same_as_previous(columns[name])
         new_observation[1:] = ~same_observation
     return ColumnBatch(fact, columns, first_index, rows - kept_rows, new_observation)
-

@@ -40,7 +40,7 @@ def _missing(array: Any) -> Any:
     if array.dtype.kind == "f":
         return numpy.isnan(array)
     if array.dtype.kind == "O":
-        return numpy.equal(array, None)
+        return numpy.frompyfunc(lambda cell: cell is None, 1, 1)(array).astype(bool)
     return numpy.zeros(len(array), dtype=bool)
 
 
@@ -62,6 +62,19 @@ def _default_passes(step: ColumnStep, default: Any) -> bool:
     if step.kind == "text":
         return _texts_pass(step, {default})
     return step.kind == "int" and type(default) is int and default >= step.minimum
+
+
+def _texts(step: ColumnStep, array: Any) -> Any:
+    """A text column's object array, if every cell passes ``step``."""
+    if array.dtype.kind != "O":
+        raise _DoubtError
+    try:
+        distinct = set(array.tolist())
+    except TypeError:  # unhashable cells are not texts
+        raise _DoubtError from None
+    if not _texts_pass(step, distinct):
+        raise _DoubtError
+    return array
 
 
 def _absent(step: ColumnStep, rows: int, default_source: str) -> tuple[Any, Any]:
@@ -99,15 +112,7 @@ def _values(
     if has_missing and (default is not None or step.kind == "text" or not step.nullable):
         raise _DoubtError  # a default, a missing text or value: the row validator decides
     if step.kind == "text":
-        if array.dtype.kind != "O":
-            raise _DoubtError
-        try:
-            distinct = set(array.tolist())
-        except TypeError:  # unhashable cells are not texts
-            raise _DoubtError from None
-        if not _texts_pass(step, distinct):
-            raise _DoubtError
-        return array, missing
+        return _texts(step, array), missing
     if step.kind == "number" and array.dtype.kind == "O" and missing.all():
         return numpy.full(len(array), numpy.nan), missing  # a column of nothing but gaps
     present = array[~missing] if has_missing else array

@@ -104,14 +104,16 @@ class FrameColumn:
     __slots__ = ("_build", "_values", "array")
 
     def __init__(self, build: Callable[[], list[Any]], array: Any = None) -> None:
-        self._build, self._values, self.array = build, None, array
+        self._build, self.array = build, array
+        self._values: list[Any] | None = None
 
     @property
     def values(self) -> list[Any]:
         """The plain values (see the class docstring)."""
-        if self._values is None:
-            self._values = self._build()
-        return self._values
+        values = self._values
+        if values is None:
+            values = self._values = self._build()
+        return values
 
     def __len__(self) -> int:
         return len(self.array) if self.array is not None else len(self.values)
@@ -174,7 +176,7 @@ def _polars_column(series: Any, nullable: bool) -> FrameColumn:
     # would make it float, so those columns go without one.
     if dtype.is_float() or (dtype.is_integer() and series.null_count() == 0):
         array = series.to_numpy()
-    elif dtype == polars.String or dtype == polars.Null:
+    elif dtype in {polars.String, polars.Null}:
         array = numpy.array(series.to_list(), dtype=object)
     return FrameColumn(series.to_list, array)
 

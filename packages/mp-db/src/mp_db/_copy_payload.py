@@ -119,7 +119,7 @@ def _group(
         if nulls[position] is not None and nulls[position][first]:
             sizes.append(-1)
         elif column.copy_type == "text":
-            encoded, lengths = texts[position]
+            _, lengths = texts[position]
             size = int(lengths[column.values[first]])
             sizes.append(size)
             if size:

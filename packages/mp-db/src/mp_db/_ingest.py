@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
-from mp_db._column_batch import ColumnBatch, column_batch
+from mp_db._column_batch import ColumnBatch, ColumnChunk, column_batch
 from mp_db._column_checks import checked_columns
 from mp_db._columns import frame_columns, frame_rows, frame_stream
 from mp_db._error_mapping import translate_errors
@@ -77,7 +77,10 @@ def _deadlock_delay(error: SerializationError, attempt: int, table: str) -> floa
 
 def _too_large(fact: FactTable, max_rows: int) -> IngestValidationError:
     problem = RowProblem(
-        max_rows, "", "batch_too_large", f"more than {max_rows} rows: split the load into smaller batches"
+        max_rows,
+        "",
+        "batch_too_large",
+        f"more than {max_rows} rows: split the load into smaller batches",
     )
     return IngestValidationError(fact.name, [problem])
 
@@ -104,9 +107,7 @@ def _prepare(
         # A column check doubted: the row validator names every problem, as for dicts.
         counted = frame_rows(fact, columns)
     try:
-        validated = validate_batch(
-            fact, counted, default_source=default_source, max_rows=max_rows
-        )
+        validated = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
     except IngestValidationError as error:
         raise _shifted(error, offset) from None
     return _RecordBatch(fact, validated, offset), len(counted)
@@ -439,9 +440,7 @@ class _Work:
             return
         offset = 0
         for frame in self.stream:
-            batch, received = _prepare(
-                self.fact, frame, self.default_source, self.max_rows, offset
-            )
+            batch, received = _prepare(self.fact, frame, self.default_source, self.max_rows, offset)
             offset += received
             yield batch, received
 
@@ -502,9 +501,16 @@ def _steps(work: _Work) -> Steps[IngestReport]:
         ingest_id = int((yield _Execute(sql.begin_ingest, logged, _Want.SCALAR)))
         tally.ingest_id = tally.ingest_id or ingest_id
         work.touched.update(batch.series_ids)
-        chunks = batch.chunks(work.chunk_rows)
+        chunks: Sequence[ColumnChunk | _RecordChunk] = batch.chunks(work.chunk_rows)
         for number, chunk in enumerate(chunks, start=1):
-            yield from _write_chunk(sql, fact, chunk, ingest_id, tally, work.keep_republications)
+            yield from _write_chunk(
+                sql,
+                fact,
+                chunk,
+                tally,
+                ingest_id=ingest_id,
+                keep_republications=work.keep_republications,
+            )
             done += len(chunk)
             tally.chunks += 1
             if work.progress is not None:
@@ -515,9 +521,10 @@ def _steps(work: _Work) -> Steps[IngestReport]:
 def _write_chunk(
     sql: IngestSql,
     fact: FactTable,
-    chunk: Any,
-    ingest_id: int,
+    chunk: ColumnChunk | _RecordChunk,
     tally: _Tally,
+    *,
+    ingest_id: int,
     keep_republications: bool,
 ) -> Steps[None]:
     """One chunk: straight into the hypertable when nothing is stored for its series and
@@ -597,8 +604,11 @@ class _Ingests(Generic[TG]):
             table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
             rows: mappings or dataclasses with the table's key and value fields (``revision``
                 and ``ingested_at`` are computed), or a pandas DataFrame, polars DataFrame or
-                pyarrow Table with those columns (converted a column at a time, see
-                :mod:`mp_db._columns`).
+                pyarrow Table with those columns (checked a column at a time, see
+                :mod:`mp_db._columns`), or a stream of such frames (an iterable of them, or a
+                ``pyarrow.RecordBatchReader``): validated and written frame by frame in the one
+                transaction (see :func:`_steps`; the package README lists how a stream
+                differs from one batch).
             default_source: ``knowledge_time_source`` for rows that do not carry one.
             chunk_rows: rows per COPY chunk.
             max_rows: refuse batches larger than this (``batch_too_large``).
@@ -632,8 +642,16 @@ class _Ingests(Generic[TG]):
             work = _Work(fact, batch, received, chunk_rows, progress, keep_republications, started)
         else:
             work = _Work(
-                fact, None, 0, chunk_rows, progress, keep_republications, started, stream,
-                default_source, max_rows,
+                fact,
+                None,
+                0,
+                chunk_rows,
+                progress,
+                keep_republications,
+                started,
+                stream,
+                default_source,
+                max_rows,
             )
         cache = invalidation()
         if isinstance(target, self.engine_type):
