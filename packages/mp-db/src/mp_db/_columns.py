@@ -1,8 +1,10 @@
-"""Frames into rows: pandas, polars and pyarrow tables become the plain values a dict holds.
+"""Frames into columns, and into rows when the row validator must decide.
 
-``ingest`` validates and writes mappings of plain Python values; a frame is turned into them one
-column at a time, in bulk, so every row then takes the compiled validator's fast path and the
-drivers see exactly what a dict ingest gives them:
+Each column of a pandas, polars or pyarrow table becomes a :class:`FrameColumn`: a numpy array
+the whole-column checks use (:mod:`mp_db._column_checks`; a frame that passes them is written
+from its columns, :mod:`mp_db._column_batch`), and, built only if a check doubts, the plain
+values the same dicts would hold, so the row validator judges the frame exactly as it judges
+dicts:
 
 * a timezone-aware timestamp column becomes ``datetime`` objects in UTC (one numpy conversion;
   ``tzinfo`` is :data:`datetime.UTC`, the validator's fast path);
