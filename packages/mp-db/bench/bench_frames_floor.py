@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -72,6 +73,10 @@ def _timed(
     }
 
 
+def _run_async(loop: asyncio.AbstractEventLoop, engine: Any, rows: Any) -> Any:
+    return loop.run_until_complete(ingest_async(engine, TABLE, rows))
+
+
 def run(database: str, series_count: int, years: float, repeats: int) -> dict[str, Any]:
     settings = get_settings(PostgresSettings).model_copy(update={"database": database})
     engine: Engine = create_sync_engine(settings)
@@ -103,13 +108,11 @@ def run(database: str, series_count: int, years: float, repeats: int) -> dict[st
         results["floor"] = floor
         first: dict[str, Any] = {}
         for name, rows in inputs.items():
-            first[f"{name}_sync"] = _timed(
-                lambda rows=rows: ingest(engine, TABLE, rows), repeats, empty
-            )
+            first[f"{name}_sync"] = _timed(partial(ingest, engine, TABLE, rows), repeats, empty)
         for name in ("dicts", "pandas", "arrow"):
             rows = inputs[name]
             first[f"{name}_async"] = _timed(
-                lambda rows=rows: loop.run_until_complete(ingest_async(async_engine, TABLE, rows)),
+                partial(_run_async, loop, async_engine, rows),
                 repeats,
                 empty,
             )
@@ -117,7 +120,7 @@ def run(database: str, series_count: int, years: float, repeats: int) -> dict[st
         empty()
         ingest(engine, TABLE, inputs["pandas"])
         rerun = {
-            f"{name}_sync": _timed(lambda rows=rows: ingest(engine, TABLE, rows), repeats, nothing)
+            f"{name}_sync": _timed(partial(ingest, engine, TABLE, rows), repeats, nothing)
             for name, rows in inputs.items()
         }
         rerun["pandas_async"] = _timed(
