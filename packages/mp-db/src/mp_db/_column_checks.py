@@ -2,7 +2,8 @@
 
 A frame's converted columns (:mod:`mp_db._columns`) are checked here with numpy against the
 same :class:`~mp_db._validator.ColumnStep` and row rules the row validator compiles, and the
-records are built from the columns in one ``zip``. The answer is only ever "every row passes"
+checked columns stay numpy arrays (:mod:`mp_db._column_batch` sorts, deduplicates and writes
+them without making rows). The answer is only ever "every row passes"
 or "don't know": on any doubt (a failed check, a type this module does not judge, a null where
 it would have to reason about defaults) it returns ``None`` and ingest runs the row validator
 over the same rows, which names every problem exactly as for dicts. So a column check can
@@ -12,7 +13,6 @@ generated frames), and every message still comes from one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mp_db._columns import FrameColumn
@@ -22,7 +22,7 @@ from mp_schema._rules import NotBelow
 if TYPE_CHECKING:
     from mp_db._tables import FactTable
 
-__all__ = ["checked_records"]
+__all__ = ["checked_columns"]
 
 _DAY_MICROSECONDS = 86_400_000_000
 
@@ -31,14 +31,17 @@ class _DoubtError(Exception):
     """Some check did not pass: the row validator decides."""
 
 
-def _missing(column: FrameColumn) -> Any:
+def _missing(array: Any) -> Any:
+    """Where a column's array has no value (NaT, NaN, ``None``)."""
     import numpy
 
-    if column.array is not None and column.array.dtype.kind == "M":
-        return numpy.isnat(column.array)
-    if column.array is not None and column.array.dtype.kind == "f":
-        return numpy.isnan(column.array)
-    return numpy.fromiter((value is None for value in column.values), bool, len(column.values))
+    if array.dtype.kind == "M":
+        return numpy.isnat(array)
+    if array.dtype.kind == "f":
+        return numpy.isnan(array)
+    if array.dtype.kind == "O":
+        return numpy.frompyfunc(lambda cell: cell is None, 1, 1)(array).astype(bool)
+    return numpy.zeros(len(array), dtype=bool)
 
 
 def _texts_pass(step: ColumnStep, distinct: set[Any]) -> bool:
@@ -61,57 +64,69 @@ def _default_passes(step: ColumnStep, default: Any) -> bool:
     return step.kind == "int" and type(default) is int and default >= step.minimum
 
 
-def _values(
-    step: ColumnStep, column: FrameColumn | None, rows: int, default_source: str
-) -> tuple[Any, Any]:
-    """The column's values as the row validator would normalize them, and its missing mask
-    (``None``: nothing missing); raises :class:`_DoubtError` when it cannot tell."""
+def _texts(step: ColumnStep, array: Any) -> Any:
+    """A text column's object array, if every cell passes ``step``."""
+    if array.dtype.kind != "O":
+        raise _DoubtError
+    try:
+        distinct = set(array.tolist())
+    except TypeError:  # unhashable cells are not texts
+        raise _DoubtError from None
+    if not _texts_pass(step, distinct):
+        raise _DoubtError
+    return array
+
+
+def _absent(step: ColumnStep, rows: int, default_source: str) -> tuple[Any, Any]:
+    """:func:`_values` of a column the frame does not have: its default, or NULL."""
     import numpy
 
     default = default_source if step.uses_default_source else step.default
-    if column is None:
-        if default is None and not step.nullable:
+    if default is None:
+        if not step.nullable or step.kind != "number":
             raise _DoubtError
-        if default is not None and not _default_passes(step, default):
-            raise _DoubtError
-        return [default] * rows, numpy.full(rows, default is None)
-    if None in column.values and (default is not None or step.kind == "text"):
-        raise _DoubtError  # a default or a missing text: the row validator fills or names it
+        return numpy.full(rows, numpy.nan), numpy.ones(rows, dtype=bool)
+    if not _default_passes(step, default):
+        raise _DoubtError
     if step.kind == "text":
-        try:
-            distinct = set(column.values)
-        except TypeError:  # unhashable cells are not texts
-            raise _DoubtError from None
-        if not _texts_pass(step, distinct):
-            raise _DoubtError
-        return column.values, None
-    return _numbers(step, column)
+        return numpy.full(rows, default, dtype=object), numpy.zeros(rows, dtype=bool)
+    return numpy.full(rows, default, dtype=numpy.int64), numpy.zeros(rows, dtype=bool)
 
 
-def _numbers(step: ColumnStep, column: FrameColumn) -> tuple[Any, Any]:
-    """:func:`_values` of an int, timestamp or number column, from its array."""
+def _values(
+    step: ColumnStep, column: FrameColumn | None, rows: int, default_source: str
+) -> tuple[Any, Any]:
+    """The column as the row validator would normalize it (a numpy array: int, datetime64[us]
+    UTC, float with NaN for NULL, or object for texts) and its missing mask; raises
+    :class:`_DoubtError` when it cannot tell."""
     import numpy
 
+    if column is None:
+        return _absent(step, rows, default_source)
     array = column.array
     if array is None:
         raise _DoubtError
-    missing = _missing(column)
-    if missing.any() and not step.nullable:
-        raise _DoubtError
-    present = array[~missing]
+    missing = _missing(array)
+    has_missing = bool(missing.any())
+    default = default_source if step.uses_default_source else step.default
+    if has_missing and (default is not None or step.kind == "text" or not step.nullable):
+        raise _DoubtError  # a default, a missing text or value: the row validator decides
+    if step.kind == "text":
+        return _texts(step, array), missing
+    if step.kind == "number" and array.dtype.kind == "O" and missing.all():
+        return numpy.full(len(array), numpy.nan), missing  # a column of nothing but gaps
+    present = array[~missing] if has_missing else array
     if step.kind == "timestamp":
         if array.dtype.kind != "M":
             raise _DoubtError
-        return column.values, missing
+        return array, missing
     if step.kind == "int":
         if array.dtype.kind not in "iu" or (present < step.minimum).any():
             raise _DoubtError
-        return column.values, missing
+        return array, missing
     if array.dtype.kind not in "iuf" or not numpy.isfinite(present).all():
         raise _DoubtError
-    if array.dtype.kind != "f":
-        return array.astype(float).tolist(), missing
-    return column.values, missing
+    return array.astype(float), missing
 
 
 def _row_rules(validator: CompiledValidator, arrays: dict[str, tuple[Any, Any]]) -> None:
@@ -119,8 +134,8 @@ def _row_rules(validator: CompiledValidator, arrays: dict[str, tuple[Any, Any]])
     import numpy
 
     spec = validator.table.spec
-    obs = arrays["obs_time"][0].astype("int64")
-    known = arrays["knowledge_time"][0].astype("int64")
+    obs = arrays["obs_time"][0].astype("datetime64[us]").astype("int64")
+    known = arrays["knowledge_time"][0].astype("datetime64[us]").astype("int64")
     if spec.dated and (obs % _DAY_MICROSECONDS).any():
         raise _DoubtError
     if spec.knowledge_after_obs and (known < obs).any():
@@ -141,36 +156,21 @@ def _row_rules(validator: CompiledValidator, arrays: dict[str, tuple[Any, Any]])
                     raise _DoubtError
 
 
-def _numeric(column: FrameColumn | None, rows: int, missing: Any) -> tuple[Any, Any]:
-    import numpy
-
-    if column is None or column.array is None:
-        return numpy.zeros(rows), missing
-    array = column.array
-    return array, numpy.zeros(rows, bool) if missing is None else missing
-
-
-def checked_records(
+def checked_columns(
     table: FactTable, columns: dict[str, FrameColumn], default_source: str
-) -> list[tuple[Any, ...]] | None:
-    """The records (``FactTable.staged`` order) of a frame every row of which passes every
-    check, or ``None`` when the row validator must decide (see the module docstring)."""
+) -> dict[str, Any] | None:
+    """The staged columns (numpy arrays, ``FactTable.staged`` order) of a frame every row of
+    which passes every check, or ``None`` when the row validator must decide (see the module
+    docstring)."""
     validator = compiled_validator(table)
     if not columns.keys() <= validator.allowed:
         return None
-    rows = len(next(iter(columns.values())).values) if columns else 0
-    values: dict[str, Any] = {}
+    rows = len(next(iter(columns.values()))) if columns else 0
     arrays: dict[str, tuple[Any, Any]] = {}
     try:
         for step in validator.steps:
-            column = columns.get(step.name)
-            values[step.name], missing = _values(step, column, rows, default_source)
-            if step.kind != "text":
-                arrays[step.name] = _numeric(column, rows, missing)
+            arrays[step.name] = _values(step, columns.get(step.name), rows, default_source)
         _row_rules(validator, arrays)
     except _DoubtError:
         return None
-    staged: Iterator[tuple[Any, ...]] = zip(
-        *(values[name] for name in validator.staged), strict=True
-    )
-    return list(staged)
+    return {name: arrays[name][0] for name in validator.staged}

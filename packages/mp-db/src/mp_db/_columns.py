@@ -1,8 +1,10 @@
-"""Frames into rows: pandas, polars and pyarrow tables become the plain values a dict holds.
+"""Frames into columns, and into rows when the row validator must decide.
 
-``ingest`` validates and writes mappings of plain Python values; a frame is turned into them one
-column at a time, in bulk, so every row then takes the compiled validator's fast path and the
-drivers see exactly what a dict ingest gives them:
+Each column of a pandas, polars or pyarrow table becomes a :class:`FrameColumn`: a numpy array
+the whole-column checks use (:mod:`mp_db._column_checks`; a frame that passes them is written
+from its columns, :mod:`mp_db._column_batch`), and, built only if a check doubts, the plain
+values the same dicts would hold, so the row validator judges the frame exactly as it judges
+dicts:
 
 * a timezone-aware timestamp column becomes ``datetime`` objects in UTC (one numpy conversion;
   ``tzinfo`` is :data:`datetime.UTC`, the validator's fast path);
@@ -20,14 +22,16 @@ The frame libraries are imported only when a frame of theirs is passed (the ``pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
-from typing import Any, NamedTuple
+from functools import partial
+from itertools import chain
+from typing import Any
 
 from mp_db._tables import FactTable
 from mp_db._validator import compiled_validator
 
-__all__ = ["FrameColumn", "as_rows", "frame_columns", "frame_rows"]
+__all__ = ["FrameColumn", "as_rows", "frame_columns", "frame_rows", "frame_stream"]
 
 
 def _library(rows: Any) -> str | None:
@@ -87,18 +91,42 @@ def _with_nones(values: Any, missing: Any) -> list[Any]:
     return [value.item() if isinstance(value, numpy.generic) else value for value in result]
 
 
-class FrameColumn(NamedTuple):
+class FrameColumn:
     """One converted column.
 
     Attributes:
-        values: the plain Python values, one per row.
+        values: the plain Python values, one per row, built on first use (only when the row
+            validator must decide: the column checks need only ``array``).
         array: the same column as a numpy array where whole-column checks can use one: numbers
             without nulls (floats may hold NaN for a missing cell), timezone-aware timestamps
-            as ``datetime64[us]`` UTC instants (NaT where missing); ``None`` otherwise.
+            as ``datetime64[us]`` UTC instants (NaT where missing), texts as an object array
+            (``None`` where missing); ``None`` otherwise.
     """
 
-    values: list[Any]
-    array: Any = None
+    __slots__ = ("_build", "_values", "array")
+
+    def __init__(self, build: Callable[[], list[Any]], array: Any = None) -> None:
+        self._build, self.array = build, array
+        self._values: list[Any] | None = None
+
+    @property
+    def values(self) -> list[Any]:
+        """The plain values (see the class docstring)."""
+        values = self._values
+        if values is None:
+            values = self._values = self._build()
+        return values
+
+    def __len__(self) -> int:
+        return len(self.array) if self.array is not None else len(self.values)
+
+
+def _objects(values: Any, missing: Any) -> Any:
+    """An object array of ``values`` with ``None`` where ``missing``."""
+    objects = values.astype(object)
+    if missing.any():
+        objects[missing] = None
+    return objects
 
 
 def _pandas_column(series: Any, nullable: bool) -> FrameColumn:
@@ -108,33 +136,41 @@ def _pandas_column(series: Any, nullable: bool) -> FrameColumn:
     dtype = series.dtype
     if isinstance(dtype, pandas.DatetimeTZDtype):
         instants = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        return FrameColumn(_utc_datetimes(instants), instants.astype("datetime64[us]"))
+        return FrameColumn(partial(_utc_datetimes, instants), instants.astype("datetime64[us]"))
     if isinstance(dtype, numpy.dtype):
         if dtype.kind == "M":
-            return FrameColumn(_naive_datetimes(series.to_numpy()))
+            return FrameColumn(partial(_naive_datetimes, series.to_numpy()))
         if dtype.kind == "f":
             values = series.to_numpy()
             if nullable:
-                return FrameColumn(_with_nones(values, numpy.isnan(values)), values)
-            return FrameColumn(values.tolist(), values)
+                return FrameColumn(partial(_with_nones, values, numpy.isnan(values)), values)
+            return FrameColumn(values.tolist, values)
         if dtype.kind in "iu":
             values = series.to_numpy()
-            return FrameColumn(values.tolist(), values)
+            return FrameColumn(values.tolist, values)
         if dtype.kind == "b":
-            return FrameColumn(series.to_numpy().tolist())
+            return FrameColumn(series.to_numpy().tolist)
     # Strings, extension dtypes (Int64, string, ...) and objects: missing markers become None.
-    return FrameColumn(_with_nones(series.to_numpy(dtype=object), series.isna().to_numpy()))
+    objects, missing = series.to_numpy(dtype=object), series.isna().to_numpy()
+    texts = _objects(objects, missing) if _texts(dtype) else None
+    return FrameColumn(partial(_with_nones, objects, missing), texts)
+
+
+def _texts(dtype: Any) -> bool:
+    """A pandas dtype that holds strings (object columns may: the checks look at each)."""
+    return str(dtype) in {"object", "string", "str"} or str(dtype).startswith("string")
 
 
 def _polars_column(series: Any, nullable: bool) -> FrameColumn:
+    import numpy
     import polars
 
     dtype = series.dtype
     if isinstance(dtype, polars.Datetime):
         if dtype.time_zone is None:
-            return FrameColumn(series.to_list())
+            return FrameColumn(series.to_list)
         utc = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
-        return FrameColumn(_utc_datetimes(utc), utc.astype("datetime64[us]"))
+        return FrameColumn(partial(_utc_datetimes, utc), utc.astype("datetime64[us]"))
     if dtype.is_float() and nullable:
         series = series.fill_nan(None)
     array = None
@@ -142,10 +178,13 @@ def _polars_column(series: Any, nullable: bool) -> FrameColumn:
     # would make it float, so those columns go without one.
     if dtype.is_float() or (dtype.is_integer() and series.null_count() == 0):
         array = series.to_numpy()
-    return FrameColumn(series.to_list(), array)
+    elif dtype in {polars.String, polars.Null}:
+        array = numpy.array(series.to_list(), dtype=object)
+    return FrameColumn(series.to_list, array)
 
 
 def _arrow_column(column: Any, nullable: bool) -> FrameColumn:
+    import numpy
     import pyarrow
     import pyarrow.compute
 
@@ -153,7 +192,7 @@ def _arrow_column(column: Any, nullable: bool) -> FrameColumn:
     if pyarrow.types.is_timestamp(kind) and kind.tz is not None:
         # Arrow stores UTC instants: dropping the zone keeps them, nulls become NaT.
         naive = column.cast(pyarrow.timestamp(kind.unit)).to_numpy(zero_copy_only=False)
-        return FrameColumn(_utc_datetimes(naive), naive.astype("datetime64[us]"))
+        return FrameColumn(partial(_utc_datetimes, naive), naive.astype("datetime64[us]"))
     if pyarrow.types.is_floating(kind) and nullable:
         column = pyarrow.compute.if_else(pyarrow.compute.is_nan(column), None, column)
     array = None
@@ -162,7 +201,11 @@ def _arrow_column(column: Any, nullable: bool) -> FrameColumn:
         pyarrow.types.is_integer(kind) and column.null_count == 0
     ):
         array = column.to_numpy()
-    return FrameColumn(column.to_pylist(), array)
+    elif pyarrow.types.is_string(kind) or pyarrow.types.is_large_string(kind):
+        array = column.to_numpy(zero_copy_only=False)
+    elif pyarrow.types.is_null(kind):  # a column of nothing but nulls
+        array = numpy.full(len(column), None, dtype=object)
+    return FrameColumn(column.to_pylist, array)
 
 
 def frame_columns(table: FactTable, frame: Any) -> dict[str, FrameColumn] | None:
@@ -213,6 +256,36 @@ def frame_rows(table: FactTable, columns: dict[str, FrameColumn]) -> list[dict[s
                 if value is None:
                     del mapping[name]
     return mappings
+
+
+def frame_stream(rows: Any) -> tuple[Iterator[Any] | None, Any]:
+    """``(frames, rows)``: an iterator over the frames when ``rows`` is a stream of frames (a
+    ``pyarrow.RecordBatchReader``, or any iterable whose first item is a pandas, polars or
+    pyarrow frame), else ``None``, with ``rows`` to use in place of what was passed (an
+    iterator whose first item was read to tell is given back whole)."""
+    if _library(rows) is not None or isinstance(rows, Mapping | str | bytes):
+        return None, rows
+    if type(rows).__module__.partition(".")[0] == "pyarrow" and hasattr(rows, "read_next_batch"):
+        return iter(rows), rows
+    if isinstance(rows, Sequence):
+        if rows and _library(rows[0]) is not None:
+            return iter(rows), rows
+        return None, rows
+    try:
+        iterator = iter(rows)
+    except TypeError:
+        return None, rows
+    if iterator is not rows:  # re-iterable (a set, a dict view...): leave it to the rows
+        return None, rows
+    first = next(iterator, _END)
+    if first is _END:
+        return None, []
+    if _library(first) is not None:
+        return chain([first], iterator), None
+    return None, chain([first], iterator)
+
+
+_END = object()
 
 
 def as_rows(table: FactTable, rows: Any) -> Iterable[Any]:

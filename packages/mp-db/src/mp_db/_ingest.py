@@ -11,10 +11,11 @@ how COPY is done: ``cursor.copy`` in binary, ``copy_records_to_table``); :func:`
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import partial
 from typing import Any, Final, Generic, NamedTuple, TypeVar
@@ -23,8 +24,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
-from mp_db._column_checks import checked_records
-from mp_db._columns import frame_columns, frame_rows
+from mp_db._column_batch import ColumnBatch, ColumnChunk, column_batch
+from mp_db._column_checks import checked_columns
+from mp_db._columns import frame_columns, frame_rows, frame_stream
 from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
     INGEST_WORK_MEM,
@@ -36,12 +38,7 @@ from mp_db._ingest_sql import (
 )
 from mp_db._invalidation import Invalidation, invalidation
 from mp_db._tables import FactTable, TableRef, resolve_table
-from mp_db._validation import (
-    DEFAULT_MAX_ROWS,
-    ValidatedBatch,
-    batch_of_records,
-    validate_batch,
-)
+from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
 
 __all__ = ["DEADLOCK_ATTEMPTS", "DEFAULT_CHUNK_ROWS", "ingest", "ingest_async"]
@@ -78,26 +75,50 @@ def _deadlock_delay(error: SerializationError, attempt: int, table: str) -> floa
     return 0.1 * attempt
 
 
-def _touched(batch: ValidatedBatch) -> list[int]:
-    """The series a committed batch stored rows for: their cache entries are now stale."""
-    return sorted({record[0] for record in batch.records})
+def _too_large(fact: FactTable, max_rows: int) -> IngestValidationError:
+    problem = RowProblem(
+        max_rows,
+        "",
+        "batch_too_large",
+        f"more than {max_rows} rows: split the load into smaller batches",
+    )
+    return IngestValidationError(fact.name, [problem])
 
 
 def _prepare(
-    table: TableRef, rows: Any, default_source: str, max_rows: int
-) -> tuple[FactTable, ValidatedBatch, int]:
-    fact = resolve_table(table)
+    fact: FactTable, rows: Any, default_source: str, max_rows: int, offset: int = 0
+) -> tuple[_Batch, int]:
+    """The validated batch of ``rows`` (a frame, or mappings) and how many rows it had.
+
+    ``offset`` is the rows' place in a stream of frames: every row a problem names is
+    numbered in the whole stream.
+    """
     columns = frame_columns(fact, rows)
     if columns is None:
         counted = list(rows)
     else:
-        records = checked_records(fact, columns, default_source)
-        if records is not None and len(records) <= max_rows:
-            return fact, batch_of_records(fact, records), len(records)
+        received = len(next(iter(columns.values()))) if columns else 0
+        if received > max_rows:
+            raise _shifted(_too_large(fact, max_rows), offset)
+        arrays = checked_columns(fact, columns, default_source)
+        batch = None if arrays is None else column_batch(fact, arrays, offset)
+        if batch is not None:
+            return batch, received
         # A column check doubted: the row validator names every problem, as for dicts.
         counted = frame_rows(fact, columns)
-    batch = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
-    return fact, batch, len(counted)
+    try:
+        validated = validate_batch(fact, counted, default_source=default_source, max_rows=max_rows)
+    except IngestValidationError as error:
+        raise _shifted(error, offset) from None
+    return _RecordBatch(fact, validated, offset), len(counted)
+
+
+def _shifted(error: IngestValidationError, offset: int) -> IngestValidationError:
+    """``error`` with its rows numbered from ``offset`` (a frame's place in a stream)."""
+    if not offset:
+        return error
+    problems = [replace(problem, index=problem.index + offset) for problem in error.problems]
+    return IngestValidationError(error.table, problems)
 
 
 def _reference_problems(
@@ -105,6 +126,7 @@ def _reference_problems(
 ) -> list[RowProblem]:
     problems = []
     instrument_columns = fact.instrument_columns
+    table_kind = fact.spec.kind.value  # an enum's value is a descriptor: read it once
     for index, record in zip(batch.first_index, batch.records, strict=True):
         series_id = record[0]
         kind = kinds.get(series_id)
@@ -114,14 +136,14 @@ def _reference_problems(
                     index, "series_id", "unknown_series", f"no series has series_id {series_id}"
                 )
             )
-        elif kind != fact.spec.kind.value:
+        elif kind != table_kind:
             problems.append(
                 RowProblem(
                     index,
                     "series_id",
                     "wrong_series_kind",
                     f"series {series_id} is a {kind!r} series; {fact.qualified} holds "
-                    f"{fact.spec.kind.value!r} series",
+                    f"{table_kind!r} series",
                 )
             )
         for position, column in instrument_columns:
@@ -223,21 +245,74 @@ def _versions_in_batch(
     return kept, _Counts(len(kept), revisions, unchanged)
 
 
+@dataclass(frozen=True)
+class _RecordChunk:
+    """Sorted records of one chunk (the row path)."""
+
+    fact: FactTable
+    rows: Sequence[tuple[Any, ...]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def bounds(self) -> dict[str, Any]:
+        return _bounds(self.rows)
+
+    def staged(self) -> Sequence[tuple[Any, ...]]:
+        return self.rows
+
+    def versions(
+        self, ingest_id: int, keep_republications: bool
+    ) -> tuple[Sequence[tuple[Any, ...]], tuple[int, ...]]:
+        kept, counts = _versions_in_batch(
+            self.fact, self.rows, ingest_id, keep_republications=keep_republications
+        )
+        return kept, tuple(counts[:3])
+
+
+class _RecordBatch:
+    """A :class:`ValidatedBatch` of row tuples with :class:`ColumnBatch`'s interface."""
+
+    def __init__(self, fact: FactTable, batch: ValidatedBatch, offset: int = 0) -> None:
+        self.fact, self.batch, self.offset = fact, batch, offset
+        self.duplicates_dropped = batch.duplicates_dropped
+
+    def __len__(self) -> int:
+        return len(self.batch.records)
+
+    @property
+    def series_ids(self) -> list[int]:
+        return sorted(self.batch.series_ids)
+
+    @property
+    def instrument_ids(self) -> list[int]:
+        return sorted(self.batch.instrument_ids)
+
+    def time_range(self) -> tuple[Any, Any]:
+        times = [record[1] for record in self.batch.records]
+        return min(times), max(times)
+
+    def reference_problems(self, kinds: dict[int, str], instruments: set[int]) -> list[RowProblem]:
+        problems = _reference_problems(self.fact, self.batch, kinds, instruments)
+        return [replace(problem, index=problem.index + self.offset) for problem in problems]
+
+    def chunks(self, size: int) -> list[_RecordChunk]:
+        width = len(self.fact.observation)
+        return [_RecordChunk(self.fact, rows) for rows in _chunks(self.batch.records, size, width)]
+
+
+#: A validated batch: numpy columns (a frame) or row tuples (mappings, or a doubted frame).
+_Batch = ColumnBatch | _RecordBatch
+
+
 class _Tally:
     """Adds up the chunks' counts into the report."""
 
-    def __init__(
-        self,
-        fact: FactTable,
-        received: int,
-        batch: ValidatedBatch,
-        started: float,
-        keep_republications: bool,
-    ) -> None:
-        self.fact, self.received, self.batch = fact, received, batch
-        self.started, self.keep_republications = started, keep_republications
+    def __init__(self, fact: FactTable, started: float, keep_republications: bool) -> None:
+        self.fact, self.started, self.keep_republications = fact, started, keep_republications
         self.counts = _Counts()
         self.ingest_id = 0
+        self.received = self.total = self.duplicates = self.chunks = 0
 
     def add(self, counts: Sequence[Any] | None) -> None:
         if counts is not None:
@@ -245,17 +320,18 @@ class _Tally:
                 *(total + int(value) for total, value in zip(self.counts, counts, strict=True))
             )
 
+    def take(self, batch: _Batch, received: int) -> None:
+        """Count a batch (a stream's frame) in."""
+        self.received += received
+        self.total += len(batch)
+        self.duplicates += batch.duplicates_dropped
+
     def progress(self, done: int, chunk: int, chunks: int) -> IngestProgress:
         return IngestProgress(
-            self.fact.name,
-            done,
-            len(self.batch.records),
-            chunk,
-            chunks,
-            time.perf_counter() - self.started,
+            self.fact.name, done, self.total, chunk, chunks, time.perf_counter() - self.started
         )
 
-    def report(self, chunks: int) -> IngestReport:
+    def report(self) -> IngestReport:
         counts = self.counts
         # Restatements are stored with keep_republications, dropped without: never both.
         kept = counts.unchanged if self.keep_republications else 0
@@ -269,18 +345,21 @@ class _Tally:
             unchanged=counts.unchanged - kept,
             already_stored=counts.already_stored,
             conflicts=counts.conflicts,
-            duplicates_dropped=self.batch.duplicates_dropped,
-            chunks=chunks,
+            duplicates_dropped=self.duplicates,
+            chunks=self.chunks,
             elapsed_seconds=time.perf_counter() - self.started,
         )
 
 
-def _setup_statements(sql: IngestSql, series_ids: set[int]) -> list[tuple[str, dict[str, Any]]]:
-    """Locks, memory for the merge's sort, and the staging table, in this order."""
+def _setup_statements(
+    sql: IngestSql, series_ids: set[int], whole_table: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """Locks, memory for the merge's sort, and the staging table, in this order
+    (``whole_table``: the series are not known in advance, a stream of frames)."""
     statements: list[tuple[str, dict[str, Any]]] = [
         (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {})
     ]
-    if len(series_ids) > PER_SERIES_LOCK_LIMIT:
+    if whole_table or len(series_ids) > PER_SERIES_LOCK_LIMIT:
         statements.append((sql.lock_table_exclusive, {}))
     else:
         statements.append((sql.lock_table_shared, {}))
@@ -325,87 +404,147 @@ class _Execute:
 
 @dataclass(frozen=True)
 class _Copy:
-    """Binary COPY of ``rows`` into ``schema.table`` (the staging table or the hypertable)."""
+    """Binary COPY into ``schema.table`` (the staging table or the hypertable) of ``rows``:
+    row tuples, or the whole binary COPY stream already built from columns."""
 
     table: str
     schema: str
     statement: str
-    rows: Sequence[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]] | bytes
     with_revision: bool
 
 
-class _Work(NamedTuple):
-    """One validated batch and how to write it: what :func:`_steps` needs."""
+@dataclass
+class _Work:
+    """What :func:`_steps` writes and how: one validated batch, or a stream of frames that
+    are validated one at a time inside the transaction."""
 
     fact: FactTable
-    batch: ValidatedBatch
+    batch: _Batch | None
     received: int
     chunk_rows: int
     progress: ProgressCallback | None
     keep_republications: bool
     started: float
+    stream: Iterator[Any] | None = None
+    default_source: str = "vendor"
+    max_rows: int = DEFAULT_MAX_ROWS
+    #: Filled by :func:`_steps`: the series it stored rows for.
+    touched: set[int] = field(default_factory=set)
+
+    def batches(self) -> Iterator[tuple[_Batch, int]]:
+        """Each batch with its received rows: the one batch, or each frame of the stream."""
+        if self.stream is None:
+            assert self.batch is not None
+            yield self.batch, self.received
+            return
+        offset = 0
+        for frame in self.stream:
+            batch, received = _prepare(self.fact, frame, self.default_source, self.max_rows, offset)
+            offset += received
+            yield batch, received
 
 
-def _lock_chunks(sql: IngestSql, batch: ValidatedBatch) -> Generator[_Execute, Any, None]:
+def _lock_chunks(sql: IngestSql, batch: _Batch) -> Generator[_Execute, Any, None]:
     """ROW EXCLUSIVE on the chunks the batch may write, before any read
     (the lock order that keeps ingest and ``compress_chunk`` from deadlocking; see
     :mod:`mp_db._ingest_sql`). Chunks are locked in creation order."""
-    times = [record[1] for record in batch.records]
-    rows = yield _Execute(sql.chunks_to_lock, {"low": min(times), "high": max(times)}, _Want.ROWS)
+    low, high = batch.time_range()
+    rows = yield _Execute(sql.chunks_to_lock, {"low": low, "high": high}, _Want.ROWS)
     if rows:
         # Names come from the catalog, quoted by regclass output.
         names = ", ".join(str(row[0]) for row in rows)
         yield _Execute(f"LOCK TABLE {names} IN ROW EXCLUSIVE MODE", {})
 
 
-def _steps(work: _Work) -> Steps[IngestReport]:
-    """Every statement of one ingest, in order; each driver runs them on its connection."""
-    fact, batch, received, chunk_rows, progress, keep_republications, started = work
-    sql = ingest_sql(fact)
-    tally = _Tally(fact, received, batch, started, keep_republications)
-    if not batch.records:
-        return tally.report(0)
-    rows = yield _Execute(sql.series_kinds, {"series_ids": sorted(batch.series_ids)}, _Want.ROWS)
+def _check_references(sql: IngestSql, fact: FactTable, batch: _Batch) -> Steps[None]:
+    """Refuse the batch if a series or instrument it names does not exist (or is of another
+    kind); nothing is written before this passes."""
+    rows = yield _Execute(sql.series_kinds, {"series_ids": batch.series_ids}, _Want.ROWS)
     kinds = {int(row[0]): str(row[1]) for row in rows}
     instruments: set[int] = set()
     if batch.instrument_ids:
         rows = yield _Execute(
-            sql.known_instruments, {"instrument_ids": sorted(batch.instrument_ids)}, _Want.ROWS
+            sql.known_instruments, {"instrument_ids": batch.instrument_ids}, _Want.ROWS
         )
         instruments = {int(row[0]) for row in rows}
-    problems = _reference_problems(fact, batch, kinds, instruments)
+    problems = batch.reference_problems(kinds, instruments)
     if problems:
         raise IngestValidationError(fact.name, problems)
-    for statement, parameters in _setup_statements(sql, batch.series_ids):
-        yield _Execute(statement, parameters)
-    yield from _lock_chunks(sql, batch)
-    logged = {"fact_table": fact.name, "series_ids": sorted(batch.series_ids)}
-    tally.ingest_id = int((yield _Execute(sql.begin_ingest, logged, _Want.SCALAR)))
-    chunks = _chunks(batch.records, chunk_rows, len(fact.observation))
+
+
+def _steps(work: _Work) -> Steps[IngestReport]:
+    """Every statement of one ingest, in order; each driver runs them on its connection.
+
+    A stream of frames is written frame by frame in the one transaction: each frame is
+    validated and checked before its rows are sent, and logged as an ingest of its own (its
+    series in ``mp.ingest_log``); a later frame's merge sees an earlier frame's rows as stored.
+    """
+    fact, sql = work.fact, ingest_sql(work.fact)
+    tally = _Tally(fact, work.started, work.keep_republications)
+    set_up = False
     done = 0
-    for number, chunk in enumerate(chunks, start=1):
-        bounds = {
-            **_bounds(chunk),
-            "keep_republications": keep_republications,
-            "ingest_id": tally.ingest_id,
-        }
-        if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
-            yield _Execute(sql.truncate_staging, {})
-            yield _Copy(sql.staging, "pg_temp", sql.copy, chunk, with_revision=False)
-            already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
-            tally.add(_Counts(already_stored=already))
-            if already < len(chunk):
-                tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
-        else:
-            kept, counts = _versions_in_batch(
-                fact, chunk, tally.ingest_id, keep_republications=keep_republications
+    for batch, received in work.batches():
+        tally.take(batch, received)
+        if not len(batch):
+            continue
+        yield from _check_references(sql, fact, batch)
+        if not set_up:
+            setup = _setup_statements(
+                sql, set(batch.series_ids), whole_table=work.stream is not None
             )
-            yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
-            tally.add(counts)
-        done += len(chunk)
-        if progress is not None:
-            progress(tally.progress(done, number, len(chunks)))
-    return tally.report(len(chunks))
+            for statement, parameters in setup:
+                yield _Execute(statement, parameters)
+            set_up = True
+        yield from _lock_chunks(sql, batch)
+        logged = {"fact_table": fact.name, "series_ids": batch.series_ids}
+        ingest_id = int((yield _Execute(sql.begin_ingest, logged, _Want.SCALAR)))
+        tally.ingest_id = tally.ingest_id or ingest_id
+        work.touched.update(batch.series_ids)
+        chunks: Sequence[ColumnChunk | _RecordChunk] = batch.chunks(work.chunk_rows)
+        for number, chunk in enumerate(chunks, start=1):
+            yield from _write_chunk(
+                sql,
+                fact,
+                chunk,
+                tally,
+                ingest_id=ingest_id,
+                keep_republications=work.keep_republications,
+            )
+            done += len(chunk)
+            tally.chunks += 1
+            if work.progress is not None:
+                work.progress(tally.progress(done, number, len(chunks)))
+    return tally.report()
+
+
+def _write_chunk(
+    sql: IngestSql,
+    fact: FactTable,
+    chunk: ColumnChunk | _RecordChunk,
+    tally: _Tally,
+    *,
+    ingest_id: int,
+    keep_republications: bool,
+) -> Steps[None]:
+    """One chunk: straight into the hypertable when nothing is stored for its series and
+    periods, else through staging and the merge."""
+    bounds = {
+        **chunk.bounds(),
+        "keep_republications": keep_republications,
+        "ingest_id": ingest_id,
+    }
+    if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
+        yield _Execute(sql.truncate_staging, {})
+        yield _Copy(sql.staging, "pg_temp", sql.copy, chunk.staged(), with_revision=False)
+        already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
+        tally.add(_Counts(already_stored=already))
+        if already < len(chunk):
+            tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
+    else:
+        kept, counts = chunk.versions(ingest_id, keep_republications)
+        yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
+        tally.add(_Counts(*counts))
 
 
 # -- the whole ingest, written once: transaction, retry and invalidation as requests ---------------
@@ -465,8 +604,11 @@ class _Ingests(Generic[TG]):
             table: the fact table: ``"macro_observations"``, a ``SeriesKind``, a Table or model.
             rows: mappings or dataclasses with the table's key and value fields (``revision``
                 and ``ingested_at`` are computed), or a pandas DataFrame, polars DataFrame or
-                pyarrow Table with those columns (converted a column at a time, see
-                :mod:`mp_db._columns`).
+                pyarrow Table with those columns (checked a column at a time, see
+                :mod:`mp_db._columns`), or a stream of such frames (an iterable of them, or a
+                ``pyarrow.RecordBatchReader``): validated and written frame by frame in the one
+                transaction (see :func:`_steps`; the package README lists how a stream
+                differs from one batch).
             default_source: ``knowledge_time_source`` for rows that do not carry one.
             chunk_rows: rows per COPY chunk.
             max_rows: refuse batches larger than this (``batch_too_large``).
@@ -493,8 +635,24 @@ class _Ingests(Generic[TG]):
             MpDbError: a database fault, classified (see :mod:`mp_db.exceptions`).
         """
         started = time.perf_counter()
-        fact, batch, received = _prepare(table, rows, default_source, max_rows)
-        work = _Work(fact, batch, received, chunk_rows, progress, keep_republications, started)
+        fact = resolve_table(table)
+        stream, rows = frame_stream(rows)
+        if stream is None:
+            batch, received = _prepare(fact, rows, default_source, max_rows)
+            work = _Work(fact, batch, received, chunk_rows, progress, keep_republications, started)
+        else:
+            work = _Work(
+                fact,
+                None,
+                0,
+                chunk_rows,
+                progress,
+                keep_republications,
+                started,
+                stream,
+                default_source,
+                max_rows,
+            )
         cache = invalidation()
         if isinstance(target, self.engine_type):
             attempt = 1
@@ -503,6 +661,8 @@ class _Ingests(Generic[TG]):
                     report: IngestReport = yield _Transaction(target, work)
                     break
                 except SerializationError as error:
+                    if stream is not None:
+                        raise  # its frames are consumed: the caller must send them again
                     yield _Pause(_deadlock_delay(error, attempt, fact.name))
                     attempt += 1
         elif target.in_transaction():  # type: ignore[attr-defined]  # a Connection
@@ -512,7 +672,7 @@ class _Ingests(Generic[TG]):
         else:
             report = yield _Transaction(target, work)
         if cache is not None and report.inserted:
-            yield _Invalidate(cache, _touched(batch))
+            yield _Invalidate(cache, sorted(work.touched))
         return report
 
 
@@ -524,8 +684,11 @@ def _statement_sync(connection: Connection, fact: FactTable, step: _Execute | _C
         return step.want.answer(connection.execute(text(step.sql), step.parameters))
     raw = connection.connection.driver_connection
     assert raw is not None
-    types = [fact.column_type(column) for column in fact.staged]
     with raw.cursor() as cursor, cursor.copy(step.statement) as copy:
+        if isinstance(step.rows, bytes):
+            copy.write(step.rows)  # the whole stream, signature and trailer included
+            return None
+        types = [fact.column_type(column) for column in fact.staged]
         copy.set_types([*types, "int2", "int8"] if step.with_revision else types)
         for record in step.rows:
             copy.write_row(record)
@@ -567,6 +730,15 @@ async def _statement_async(
     driver = raw.driver_connection
     assert driver is not None
     columns = [*fact.staged, "revision", "ingest_id"] if step.with_revision else list(fact.staged)
+    if isinstance(step.rows, bytes):
+        await driver.copy_to_table(
+            step.table,
+            source=io.BytesIO(step.rows),
+            columns=columns,
+            schema_name=step.schema,
+            format="binary",
+        )
+        return None
     await driver.copy_records_to_table(
         step.table, records=step.rows, columns=columns, schema_name=step.schema
     )

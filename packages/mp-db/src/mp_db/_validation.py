@@ -20,7 +20,6 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "PROBLEM_CODES",
     "ValidatedBatch",
-    "batch_of_records",
     "validate_batch",
 ]
 
@@ -134,25 +133,6 @@ def validate_batch(
             record = check(index, data, default_source, problems)
         if record is not None:
             duplicates += _keep(seen, key_width, index, record, problems)
-    if problems:
-        raise IngestValidationError(table.name, problems)
-    return _batch(table, seen, duplicates)
-
-
-def batch_of_records(table: FactTable, records: Iterable[tuple[Any, ...]]) -> ValidatedBatch:
-    """The batch of records that already passed every check of one row (the column-wise
-    checks of :mod:`mp_db._column_checks`): duplicates are judged as :func:`validate_batch`
-    judges them.
-
-    Raises:
-        IngestValidationError: rows share a key with different values (``duplicate_key``).
-    """
-    problems: list[RowProblem] = []
-    seen: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
-    duplicates = 0
-    key_width = len(table.key)
-    for index, record in enumerate(records):
-        duplicates += _keep(seen, key_width, index, record, problems)
     if problems:
         raise IngestValidationError(table.name, problems)
     return _batch(table, seen, duplicates)
