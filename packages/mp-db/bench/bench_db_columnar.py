@@ -7,8 +7,10 @@ Loads the issue-13 shape (20 series x 30 years business-daily x 5 vintages, and 
 throwaway cluster (or, with ``--database``, a database of that name on the server .env names,
 loaded once and kept), then times per shape, interleaved: EXPLAIN ANALYZE's execution time of
 the statement (the server's floor), typed rows, ``FrameReader`` with ``ARROW``, ``PANDAS`` and
-``POLARS`` sync, ``AsyncFrameReader`` (``ARROW``) async, and, when ``adbc-driver-postgresql`` is
-installed, the ADBC driver on the same statement. It records rows touched (rows out of the
+``POLARS`` sync, ``AsyncFrameReader`` (``ARROW``) async, ``ARROW`` on a held Connection (no
+pool checkout, ping or rollback per read), the same read streamed (``.stream``, batches of
+100,000 rows, sync and async), and, when ``adbc-driver-postgresql`` is installed, the ADBC
+driver on the same statement. It records rows touched (rows out of the
 scan nodes) against rows returned and the shared buffers, prints a table with the issue's
 targets and writes ``columnar.json`` to ``--out``. Speed is reported, never judged.
 """
@@ -22,6 +24,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -224,6 +227,7 @@ def measure(
         f"postgresql://{settings.user}:{secret}@{settings.host}:{settings.port}/{settings.database}"
     )
     adbc = _adbc(uri)
+    stack = ExitStack()
     try:
         rows = Reader(engine)
         frames: dict[str, Form[Any]] = {"arrow": ARROW, "pandas": PANDAS, "polars": POLARS}
@@ -232,11 +236,26 @@ def measure(
         def call(reader: Any) -> Callable[[], Any]:
             return lambda: getattr(reader, shape.method)(*shape.args, **shape.options)
 
+        held = engine.connect()
+        stack.callback(held.close)
+
+        def streamed() -> object:
+            stream = FrameReader(engine, ARROW).stream
+            return list(getattr(stream, shape.method)(*shape.args, **shape.options))
+
+        async def streamed_async() -> object:
+            stream = async_reader.stream
+            batches = getattr(stream, shape.method)(*shape.args, **shape.options)
+            return [batch async for batch in batches]
+
         variants: dict[str, Callable[[], object]] = {
             "server": lambda: explain(raw, shape.query),
             "rows": call(rows),
             **{name: call(FrameReader(engine, form)) for name, form in frames.items()},
             "arrow_async": lambda: runner.run(call(async_reader)()),
+            "arrow_held": call(FrameReader(held, ARROW)),
+            "arrow_stream": streamed,
+            "arrow_stream_async": lambda: runner.run(streamed_async()),
         }
         if adbc is not None and not shape.query.planner:
             sql = render_sql(shape.query.sql, shape.query.parameters)
@@ -261,6 +280,7 @@ def measure(
         }
         return result
     finally:
+        stack.close()
         if adbc is not None:
             adbc.close()
         raw.close()
@@ -282,9 +302,10 @@ def report(results: dict[str, dict[str, Any]]) -> str:
     """The Markdown table: times (ms, medians), ratios to the server and to the target."""
     lines = [
         "| shape | rows | touched | server (planning) | rows | arrow | pandas | polars "
-        "| arrow async | adbc | pandas / server | best peer (issue) | pandas / peer |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- "
-        "| ---: |",
+        "| arrow async | arrow held | stream | stream async | adbc | pandas / server "
+        "| held / (server + planning) | best peer (issue) | pandas / peer |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | ---: | --- | ---: |",
     ]
     for name, figures in results.items():
         peer, peer_ms, allowed = TARGETS[name]
@@ -297,8 +318,10 @@ def report(results: dict[str, dict[str, Any]]) -> str:
             f"| {name} | {figures['rows_returned']:,} | {figures['rows_touched']:,} "
             f"| {ms('server')} ({ms('planning')}) "
             f"| {ms('rows')} | {ms('arrow')} | {ms('pandas')} | {ms('polars')} "
-            f"| {ms('arrow_async')} | {ms('adbc')} "
+            f"| {ms('arrow_async')} | {ms('arrow_held')} | {ms('arrow_stream')} "
+            f"| {ms('arrow_stream_async')} | {ms('adbc')} "
             f"| {figures['pandas'] / figures['server']:.2f} (target 1.5) "
+            f"| {figures['arrow_held'] / (figures['server'] + figures['planning']):.2f} "
             f"| {peer} {peer_ms} ms | {figures['pandas'] / peer_ms:.2f} (target {allowed}) |"
         )
     before = results.get("backtest_20x360", {}).get("before_stream_join")

@@ -21,12 +21,14 @@ from mp_db import (
     POLARS,
     AsyncDatabase,
     AsyncFrameReader,
+    AsyncFrameStream,
     AsyncReader,
     BadInputError,
     Columnar,
     Database,
     Form,
     FrameReader,
+    FrameStream,
     MacroObservationRow,
     Reader,
     backtest_wide,
@@ -109,16 +111,22 @@ def test_frame_reads_refuse_what_the_row_reads_refuse(engine: Engine) -> None:
 
 
 def test_frame_readers_offer_the_row_reads() -> None:
-    """Each frame reader has every read of its row reader but the streamed one and ``run``,
-    each made from the same core method (same name and docstring); mypy checks that their
-    parameters are the row reads' (they are typed from the same generator methods)."""
-    for frames, rows in ((FrameReader, Reader), (AsyncFrameReader, AsyncReader)):
+    """Each frame reader has every read of its row reader but the streamed one and ``run``
+    (and ``stream``, the same reads in batches: all of them but ``cutoff``), each made from
+    the same core method (same name and docstring); mypy checks that their parameters are
+    the row reads' (they are typed from the same generator methods)."""
+    pairs = ((FrameReader, Reader), (AsyncFrameReader, AsyncReader))
+    for (frames, rows), streams in zip(pairs, (FrameStream, AsyncFrameStream), strict=True):
         names = {name for name in vars(frames) if not name.startswith("_")}
         row_names = {name for name in vars(rows) if not name.startswith("_")}
-        assert names == row_names - {"run", "iter_vintages"}
-        for name in names:
+        assert names == row_names - {"run", "iter_vintages"} | {"stream"}
+        streamed = {name for name in vars(streams) if not name.startswith("_")}
+        assert streamed == names - {"cutoff", "stream"}
+        for name in names - {"stream"}:
             assert getattr(frames, name).__doc__ == getattr(rows, name).__doc__, name
             assert getattr(frames, name).__doc__
+        for name in streamed:
+            assert getattr(streams, name).__doc__ == getattr(rows, name).__doc__, name
 
 
 def test_frame_reads_are_typed_by_their_form(engine: Engine, make_series: SeriesMaker) -> None:

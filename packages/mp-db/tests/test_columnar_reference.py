@@ -4,7 +4,9 @@ Driven off the reference-model harness: each scenario is a random valid history 
 through ``ingest`` (psycopg) or ``ingest_async`` (asyncpg), and every call the reference
 tests make (including replay cutoffs) is asked twice on the same driver: once for rows, once
 of :class:`~mp_db.FrameReader`. The table must hold exactly the rows' fields, in the rows'
-order; the rows themselves are pinned to the model by ``test_reference_reads.py``.
+order; the rows themselves are pinned to the model by ``test_reference_reads.py``. Every call
+is also streamed (:class:`~mp_db.FrameStream`, a few rows a batch): the batches must be within
+their bound and, concatenated, equal the one-shot table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import pyarrow
 import pytest
 from pit_calls import READS
 from pit_harness import Built, Call, build, scenario_database
@@ -137,4 +140,65 @@ def test_columnar_read_equals_rows(built: Built, read: str) -> None:
             for row in got
             for value in row.values()
             if isinstance(value, datetime)
+        )
+
+
+def _streamed(built: Built, calls: list[Call], rng: random.Random) -> list[tuple[Any, Any, int]]:
+    """(one-shot table, its batches, the batch bound) of each call, on the scenario's driver."""
+    sizes = [rng.randint(1, 5) for _ in calls]
+    if built.driver == "sync":
+        engine = mp_db.create_sync_engine(built.settings)
+        try:
+            whole = mp_db.FrameReader(engine, mp_db.ARROW)
+            return [
+                (
+                    getattr(whole, call.method)(*call.args, **call.kwargs),
+                    list(
+                        getattr(
+                            mp_db.FrameStream(engine, mp_db.ARROW, batch_rows=size), call.method
+                        )(*call.args, **call.kwargs)
+                    ),
+                    size,
+                )
+                for call, size in zip(calls, sizes, strict=True)
+            ]
+        finally:
+            engine.dispose()
+
+    async def both() -> list[tuple[Any, Any, int]]:
+        engine = mp_db.create_async_db_engine(built.settings)
+        try:
+            whole = mp_db.AsyncFrameReader(engine, mp_db.ARROW)
+            answers = []
+            for call, size in zip(calls, sizes, strict=True):
+                stream = mp_db.AsyncFrameStream(engine, mp_db.ARROW, batch_rows=size)
+                batches = getattr(stream, call.method)(*call.args, **call.kwargs)
+                answers.append(
+                    (
+                        await getattr(whole, call.method)(*call.args, **call.kwargs),
+                        [batch async for batch in batches],
+                        size,
+                    )
+                )
+            return answers
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(both())
+
+
+@pytest.mark.parametrize("read", COLUMNAR_READS)
+def test_streamed_read_equals_the_one_shot_table(built: Built, read: str) -> None:
+    """Every call of the read, streamed a few rows a batch: no batch over its bound, all but
+    the last full, and together the one-shot table (same rows, order and types)."""
+    rng = random.Random(f"{built.label}:{read}:stream")
+    calls = READS[read](built, built.model, rng, True)
+    assert calls
+    for call, (whole, batches, size) in zip(calls, _streamed(built, calls, rng), strict=True):
+        counts = [batch.num_rows for batch in batches]
+        assert counts, call.label
+        assert all(count == size for count in counts[:-1]), (call.label, counts)
+        assert counts[-1] <= size, (call.label, counts)
+        assert pyarrow.concat_tables(batches).equals(whole), (
+            f"{read} on {built.label}: {call.label}"
         )

@@ -22,7 +22,7 @@ from mp_db._engines import (
 )
 from mp_db._error_mapping import classify_error, translate_errors
 from mp_db._frame_forms import ARROW, PANDAS, POLARS, Form
-from mp_db._frame_reads import AsyncFrameReader, FrameReader
+from mp_db._frame_reads import AsyncFrameReader, AsyncFrameStream, FrameReader, FrameStream
 from mp_db._frames import to_frame
 from mp_db._health import HealthReport, check_health, check_health_async, durability_warnings
 from mp_db._ingest import DEADLOCK_ATTEMPTS, DEFAULT_CHUNK_ROWS, ingest, ingest_async
@@ -106,6 +106,7 @@ __all__ = [
     "AsyncCatalog",
     "AsyncDatabase",
     "AsyncFrameReader",
+    "AsyncFrameStream",
     "AsyncReader",
     "AuthenticationError",
     "BadInputError",
@@ -124,6 +125,7 @@ __all__ = [
     "FactTable",
     "Form",
     "FrameReader",
+    "FrameStream",
     "HealthReport",
     "HolidayCalendar",
     "IngestProgress",

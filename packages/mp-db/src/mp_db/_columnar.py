@@ -32,14 +32,19 @@ if TYPE_CHECKING:
     import pyarrow
 
 __all__ = [
+    "COPY_HEADER",
+    "COPY_TRAILER",
     "Column",
     "arrow_from_rows",
     "copy_select",
     "copy_statement",
     "decode_copy",
+    "decode_rows",
     "fact_columns",
     "import_arrow",
+    "in_order",
     "render_sql",
+    "row_width",
 ]
 
 #: Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
@@ -48,6 +53,10 @@ _PG_EPOCH_US = 946_684_800_000_000
 _HEADER = b"PGCOPY\n\xff\r\n\x00"
 _HEADER_SIZE = len(_HEADER) + 8
 _TRAILER = b"\xff\xff"
+#: The whole header a binary COPY of :func:`copy_statement` starts with (no extension).
+COPY_HEADER = _HEADER + b"\x00" * 8
+#: What ends it.
+COPY_TRAILER = _TRAILER
 
 #: Wire width and numpy big-endian type of each fixed-width kind.
 _WIRE = {
@@ -60,7 +69,8 @@ _WIRE = {
 }
 #: What a NULL is sent as, with its flag beside it.
 _ZERO = {
-    "int2": "0",
+    # coalesce(smallint, 0) is an integer (4 bytes), which no int2 row layout fits.
+    "int2": "CAST(0 AS smallint)",
     "int4": "0",
     "int8": "0",
     "float8": "0",
@@ -170,6 +180,22 @@ def copy_statement(sql: str, columns: Sequence[Column]) -> str:
     return f"COPY ({copy_select(sql, columns)}) TO STDOUT (FORMAT BINARY)"
 
 
+def in_order(sql: str, *, reverse: bool) -> str:
+    """``sql`` whose rows arrive in the read's documented order, for a streamed read.
+
+    A one-shot read reverses a reversed statement's rows on the client (the as-of shape walks
+    the index backwards, :mod:`mp_db._read_sql`); a stream cannot, as the first rows it hands
+    over would be the last. The server numbers the rows as the statement returns them and
+    sends them back in reverse (one sort on a bigint, spilled to disk past ``work_mem``).
+    """
+    if not reverse:
+        return sql
+    return (
+        "SELECT * FROM (SELECT s.*, row_number() OVER () AS mp_position "  # noqa: S608
+        f"FROM ({sql}) s) n ORDER BY mp_position DESC"
+    )
+
+
 def import_arrow() -> Any:
     """pyarrow, or an install hint.
 
@@ -215,18 +241,32 @@ def decode_copy(
     Raises:
         ConfigurationError: numpy or pyarrow is not installed.
     """
-    arrow = import_arrow()
-    import numpy
-
     view = memoryview(body)
     if view[: len(_HEADER)] != _HEADER or view[-2:] != _TRAILER:
         return None
+    return decode_rows(view[_HEADER_SIZE : len(view) - len(_TRAILER)], columns, reverse=reverse)
+
+
+def row_width(columns: Sequence[Column]) -> int:
+    """The bytes one row of :func:`copy_statement` takes on the wire."""
+    import numpy
+
+    return int(numpy.dtype(_wire_fields(columns)[0]).itemsize)
+
+
+def decode_rows(
+    view: memoryview, columns: Sequence[Column], *, reverse: bool = False
+) -> pyarrow.Table | None:
+    """The Table of whole fixed-width rows (no header, no trailer); None when ``view`` is not
+    a whole number of rows of the fixed width."""
+    arrow = import_arrow()
+    import numpy
+
     layout, lengths = _wire_fields(columns)
     dtype = numpy.dtype(layout)
-    size = len(view) - _HEADER_SIZE - len(_TRAILER)
-    if size % dtype.itemsize:
+    if len(view) % dtype.itemsize:
         return None
-    records = numpy.frombuffer(view, dtype, size // dtype.itemsize, _HEADER_SIZE)
+    records = numpy.frombuffer(view, dtype, len(view) // dtype.itemsize)
     wire_count = len(layout) // 2
     if not (records["count"] == wire_count).all():
         return None

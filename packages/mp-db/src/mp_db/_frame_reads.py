@@ -11,29 +11,54 @@ into a table (:mod:`mp_db._columnar_fetch`) and that table is the read's answer,
 end there (:class:`_Answered`) and no row object is ever made. Statements without columns (the
 cutoff of a replay datetime) run as rows on the same connection, so one read sees one snapshot.
 The form then turns the table into a pandas or polars DataFrame if asked.
+
+A reader's :attr:`~FrameReader.stream` (:class:`FrameStream`, :class:`AsyncFrameStream`) has
+the same methods, made from the same core by :func:`stream_frame_method`: its driver stops the
+steps at the columnar fetch (:class:`_Asked`) and hands the statement to
+:func:`~mp_db._columnar_fetch.stream_arrow`, which decodes the COPY as it arrives; each batch of
+at most ``batch_rows`` rows is given in the reader's form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+from contextlib import AsyncExitStack, ExitStack, aclosing, closing
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
-from mp_db._columnar_fetch import fetch_arrow, fetch_arrow_async
+from mp_db._columnar_fetch import (
+    fetch_arrow,
+    fetch_arrow_async,
+    stream_arrow,
+    stream_arrow_async,
+)
 from mp_db._error_mapping import translate_errors
 from mp_db._frame_forms import Form
 from mp_db._planner import planner_settings, planner_settings_async
 from mp_db._read_queries import Query
 from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
+from mp_db.exceptions import BadInputError
 
 if TYPE_CHECKING:
     import pyarrow
 
-__all__ = ["AsyncFrameReader", "FrameReader", "async_frame_method", "frame_method"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "AsyncFrameReader",
+    "AsyncFrameStream",
+    "FrameReader",
+    "FrameStream",
+    "async_frame_method",
+    "async_stream_frame_method",
+    "frame_method",
+    "stream_frame_method",
+]
+
+#: Rows per batch of a streamed frame read unless the reader says otherwise.
+DEFAULT_BATCH_ROWS = 100_000
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -79,6 +104,33 @@ class _AsyncFrameSession(_AsyncSession):
         raise _Answered(table)
 
 
+class _Asked(BaseException):
+    """A streamed frame read's columnar statement, raised by its driver when the steps reach
+    it (a ``BaseException`` for the reason :class:`_Answered` is): the stream runs it."""
+
+    def __init__(self, request: Fetch) -> None:
+        super().__init__()
+        self.request = request
+
+
+class _StreamSession(_Session):
+    """:class:`~mp_db._reads._Session` that stops at the statement with columns."""
+
+    def execute(self, request: Fetch) -> Any:
+        if request.columnar is None:
+            return super().execute(request)
+        raise _Asked(request)
+
+
+class _AsyncStreamSession(_AsyncSession):
+    """:class:`_StreamSession` on asyncpg."""
+
+    async def execute(self, request: Fetch) -> Any:
+        if request.columnar is None:
+            return await super().execute(request)
+        raise _Asked(request)
+
+
 def _unanswered() -> AssertionError:
     return AssertionError("a frame read ended without its columnar fetch")
 
@@ -105,6 +157,49 @@ def async_frame_method(
     return named_like(method, logic)
 
 
+def stream_frame_method(
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[FrameStream[F], P], Generator[F, None, None]]:
+    """The public method of :class:`FrameStream`: ``logic``'s parameters, an iterator of
+    batches in the reader's form."""
+
+    def method(
+        self: FrameStream[F], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Generator[F, None, None]:
+        return self._batches(logic(self, *args, **kwargs))
+
+    return named_like(method, logic)
+
+
+def async_stream_frame_method(
+    logic: Callable[Concatenate[_Reads, P], Steps[Any]],
+) -> Callable[Concatenate[AsyncFrameStream[F], P], AsyncGenerator[F, None]]:
+    """The public method of :class:`AsyncFrameStream`: an async iterator of batches."""
+
+    def method(
+        self: AsyncFrameStream[F], /, *args: P.args, **kwargs: P.kwargs
+    ) -> AsyncGenerator[F, None]:
+        return self._batches(logic(self, *args, **kwargs))
+
+    return named_like(method, logic)
+
+
+def _statement(steps: Steps[Any], execute: Callable[[Fetch], Any]) -> Fetch:
+    try:
+        run(steps, execute)
+    except _Asked as asked:
+        return asked.request
+    raise _unanswered()
+
+
+async def _statement_async(steps: Steps[Any], execute: Callable[[Fetch], Awaitable[Any]]) -> Fetch:
+    try:
+        await run_async(steps, execute)
+    except _Asked as asked:
+        return asked.request
+    raise _unanswered()
+
+
 class _FrameReads(_Reads):
     """What both frame readers change in the core: an empty backtest still asks the server,
     whose empty answer carries the table's columns and types."""
@@ -127,14 +222,24 @@ class FrameReader(_FrameReads, Generic[F]):
     row. ``cutoff`` gives a :class:`~mp_db.Cutoff`, as the row reader's; streamed vintages stay
     on :class:`~mp_db.Reader` (``iter_vintages``).
 
+    :attr:`stream` has the same reads, each answered in batches (:class:`FrameStream`).
+
     Args:
         bind: an Engine (a connection per call) or a Connection (reads join its transaction,
             e.g. a REPEATABLE READ snapshot shared with row reads).
         form: what each read gives.
+        batch_rows: the most rows one batch of :attr:`stream` holds.
     """
 
-    def __init__(self, bind: Engine | Connection, form: Form[F]) -> None:
-        self.bind, self.form = bind, form
+    def __init__(
+        self, bind: Engine | Connection, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> None:
+        self.bind, self.form, self.batch_rows = bind, form, batch_rows
+
+    @property
+    def stream(self) -> FrameStream[F]:
+        """The same reads, each an iterator of batches of at most ``batch_rows`` rows."""
+        return FrameStream(self.bind, self.form, batch_rows=self.batch_rows)
 
     def _drive(self, steps: Steps[T]) -> T:
         with translate_errors(), ExitStack() as stack:
@@ -161,8 +266,19 @@ class FrameReader(_FrameReads, Generic[F]):
 class AsyncFrameReader(_FrameReads, Generic[F]):
     """The async counterpart of :class:`FrameReader` (asyncpg): same methods, awaited."""
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection, form: Form[F]) -> None:
-        self.bind, self.form = bind, form
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        form: Form[F],
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        self.bind, self.form, self.batch_rows = bind, form, batch_rows
+
+    @property
+    def stream(self) -> AsyncFrameStream[F]:
+        """The same reads, each an async iterator of batches (:class:`AsyncFrameStream`)."""
+        return AsyncFrameStream(self.bind, self.form, batch_rows=self.batch_rows)
 
     async def _drive(self, steps: Steps[T]) -> T:
         with translate_errors():
@@ -185,3 +301,95 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
     vintage_dates = async_frame_method(_Reads._vintage_dates)
     intervals = async_frame_method(_Reads._intervals)
     backtest = async_frame_method(_Reads._backtest)
+
+
+class FrameStream(_FrameReads, Generic[F]):
+    """The reads of :class:`FrameReader`, each an iterator of batches of at most
+    ``batch_rows`` rows in ``form``; the batches, concatenated, are the one-shot answer, in
+    its order. Memory holds one batch (and the bytes of the next), whatever the answer's size.
+
+    The COPY is decoded as it arrives, in the bind's transaction as a one-shot read is (a
+    Connection's snapshot; with an Engine, a connection held until the iterator ends). An
+    empty answer is one empty batch (it carries the columns). Closing the iterator before its
+    end (``close()``, leaving a ``for`` loop over it, :func:`contextlib.closing`) cancels the
+    COPY on the server and rolls back to a savepoint taken before it: the connection and its
+    transaction go on as before. Nothing runs until the first batch is asked for, so bad input
+    is refused there.
+
+    Args:
+        bind: as :class:`FrameReader`'s.
+        form: what each batch is.
+        batch_rows: the most rows one batch holds (at least 1).
+    """
+
+    def __init__(
+        self, bind: Engine | Connection, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> None:
+        if batch_rows < 1:
+            raise BadInputError(f"batch_rows must be at least 1, not {batch_rows}")
+        self.bind, self.form, self.batch_rows = bind, form, batch_rows
+
+    def _batches(self, steps: Steps[Any]) -> Generator[F, None, None]:
+        with translate_errors(), ExitStack() as stack:
+            session = _StreamSession(self.bind, stack)
+            request = _statement(steps, session.execute)
+            assert request.columnar is not None  # only a statement with columns is _Asked
+            connection = session.connection()
+            tables = stream_arrow(
+                connection, request.sql, request.parameters, request.columnar, self.batch_rows
+            )
+            # Closed here, not when collected: closing early cancels the COPY at once.
+            with planner_settings(connection, request.planner), closing(tables):
+                for table in tables:
+                    yield self.form.convert(table)
+
+    as_of = stream_frame_method(_Reads._as_of)
+    latest = stream_frame_method(_Reads._latest)
+    first_release = stream_frame_method(_Reads._first_release)
+    vintages = stream_frame_method(_Reads._vintages)
+    cross_section = stream_frame_method(_Reads._cross_section)
+    vintage_dates = stream_frame_method(_Reads._vintage_dates)
+    intervals = stream_frame_method(_Reads._intervals)
+    backtest = stream_frame_method(_Reads._backtest)
+
+
+class AsyncFrameStream(_FrameReads, Generic[F]):
+    """The async counterpart of :class:`FrameStream` (asyncpg): the same reads, each an async
+    iterator of batches. Close one left early with ``await batches.aclose()`` (or
+    :func:`contextlib.aclosing`): an async generator abandoned in an ``async for`` is only
+    closed when it is collected, and its connection stays in the COPY until then."""
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        form: Form[F],
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        if batch_rows < 1:
+            raise BadInputError(f"batch_rows must be at least 1, not {batch_rows}")
+        self.bind, self.form, self.batch_rows = bind, form, batch_rows
+
+    async def _batches(self, steps: Steps[Any]) -> AsyncGenerator[F, None]:
+        with translate_errors():
+            async with AsyncExitStack() as stack:
+                session = _AsyncStreamSession(self.bind, stack)
+                request = await _statement_async(steps, session.execute)
+                assert request.columnar is not None  # only a statement with columns is _Asked
+                connection = await session.connection()
+                tables = stream_arrow_async(
+                    connection, request.sql, request.parameters, request.columnar, self.batch_rows
+                )
+                # An async for never closes what it leaves: closed here, the COPY stops now.
+                async with planner_settings_async(connection, request.planner), aclosing(tables):
+                    async for table in tables:
+                        yield self.form.convert(table)
+
+    as_of = async_stream_frame_method(_Reads._as_of)
+    latest = async_stream_frame_method(_Reads._latest)
+    first_release = async_stream_frame_method(_Reads._first_release)
+    vintages = async_stream_frame_method(_Reads._vintages)
+    cross_section = async_stream_frame_method(_Reads._cross_section)
+    vintage_dates = async_stream_frame_method(_Reads._vintage_dates)
+    intervals = async_stream_frame_method(_Reads._intervals)
+    backtest = async_stream_frame_method(_Reads._backtest)

@@ -6,7 +6,8 @@ about 0.4 ms a probe over 31 chunks (3.1 s for 20 series x 360 decision times) a
 with it off (0.23 s, same plan otherwise, same rows): the ordered backward walk with
 ``LIMIT 1`` stops in the first chunk that has a row anyway. The setting is transaction-local
 (``set_config(..., true)``) and restored right after the statement, so a caller's transaction
-sees no change; on an error the rollback undoes it.
+sees no change; on an error the rollback undoes it. A streamed read left early (its generator
+closed) restores it too: the caller's transaction goes on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ def planner_settings(connection: Connection, settings: PlannerSettings) -> Itera
         (name, connection.execute(_SET, {"name": name, "value": value}).scalar())
         for name, value in settings
     ]
-    yield
+    try:
+        yield
+    except GeneratorExit:
+        _restore(connection, previous)
+        raise
+    _restore(connection, previous)
+
+
+def _restore(connection: Connection, previous: list[tuple[str, str | None]]) -> None:
     for name, value in reversed(previous):
         if value is not None:
             connection.execute(_RESTORE, {"name": name, "value": value})
@@ -48,11 +57,21 @@ async def planner_settings_async(
     connection: AsyncConnection, settings: PlannerSettings
 ) -> AsyncIterator[None]:
     """The asyncpg twin of :func:`planner_settings`."""
-    previous = []
+    previous: list[tuple[str, str | None]] = []
     for name, value in settings:
         result = await connection.execute(_SET, {"name": name, "value": value})
         previous.append((name, result.scalar()))
-    yield
+    try:
+        yield
+    except GeneratorExit:
+        await _restore_async(connection, previous)
+        raise
+    await _restore_async(connection, previous)
+
+
+async def _restore_async(
+    connection: AsyncConnection, previous: list[tuple[str, str | None]]
+) -> None:
     for name, value in reversed(previous):
         if value is not None:
             await connection.execute(_RESTORE, {"name": name, "value": value})
