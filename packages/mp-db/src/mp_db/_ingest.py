@@ -278,7 +278,10 @@ class _Tally:
 def _setup_statements(sql: IngestSql, series_ids: set[int]) -> list[tuple[str, dict[str, Any]]]:
     """Locks, memory for the merge's sort, and the staging table, in this order."""
     statements: list[tuple[str, dict[str, Any]]] = [
-        (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {})
+        (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {}),
+        # Every row's series was checked (_reference_problems): the tables' series trigger
+        # may skip them (mp_schema._series_guard). Turned off again before the steps return.
+        ("SET LOCAL mp.series_checked = 'on'", {}),
     ]
     if len(series_ids) > PER_SERIES_LOCK_LIMIT:
         statements.append((sql.lock_table_exclusive, {}))
@@ -405,6 +408,7 @@ def _steps(work: _Work) -> Steps[IngestReport]:
         done += len(chunk)
         if progress is not None:
             progress(tally.progress(done, number, len(chunks)))
+    yield _Execute("SET LOCAL mp.series_checked = 'off'", {})
     return tally.report(len(chunks))
 
 
