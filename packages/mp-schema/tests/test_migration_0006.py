@@ -42,6 +42,14 @@ def _series_triggers(connection: Any) -> int:
     return int(row[0])
 
 
+def _macro_key(connection: Any) -> str:
+    row = connection.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'mp.macro_observations'::regclass AND contype = 'p'"
+    ).fetchone()
+    return str(row[0])
+
+
 def test_0006_up_down_up_with_rows(mp_empty_database: TestDatabase) -> None:
     """Rows written at 0005 survive 0006 and its downgrade; each side refuses an unknown
     series its own way (trigger at 0006, foreign key at 0005)."""
@@ -55,6 +63,7 @@ def test_0006_up_down_up_with_rows(mp_empty_database: TestDatabase) -> None:
     with mp_empty_database.connect() as connection:
         assert _state(connection) == expected
         assert _series_triggers(connection) == len(SAMPLE_COUNTS) + 1
+        assert _macro_key(connection) == "PRIMARY KEY (series_id, obs_time, knowledge_time)"
         with pytest.raises(errors.ForeignKeyViolation, match="no series has series_id 999999"):
             connection.execute(_ORPHAN)
 
@@ -63,6 +72,7 @@ def test_0006_up_down_up_with_rows(mp_empty_database: TestDatabase) -> None:
     with mp_empty_database.connect() as connection:
         assert _state(connection) == expected
         assert _series_triggers(connection) == 0
+        assert _macro_key(connection).endswith(" INCLUDE (value)")
         with pytest.raises(errors.ForeignKeyViolation, match="fk_macro_observations_series_id"):
             connection.execute(_ORPHAN)
 

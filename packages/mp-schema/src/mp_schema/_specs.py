@@ -71,7 +71,9 @@ class FactSpec:
             instrument); empty for most tables.
         rules: rules across columns (:class:`~mp_schema._rules.NotBelow`, ...), CHECKs in
             this order after the column rules'.
-        key_include: non-key columns carried in the primary key index (index-only scans).
+        key_include: non-key columns carried in the primary key index (``INCLUDE``), for a
+            table whose reads select only the key and these (index-only scans); the built-in
+            tables carry none, since mp's reads select the bookkeeping columns too.
         indexes: extra indexes, ``(name, columns)``; a column may carry ``DESC``.
         knowledge_after_obs: enforce ``knowledge_time >= obs_time`` (not for the release
             calendar, where consensus is known before the period).

@@ -1,4 +1,4 @@
-"""Series existence by ingest and triggers, not a per-row foreign key
+"""Slim fact tables (issue 13)
 
 Written by `mp-schema revision` from the difference between the models and revision
 0005: Alembic's autogenerate for tables, columns, indexes, keys and defaults, and
@@ -21,6 +21,54 @@ revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+
+#: run before the operations on upgrade
+UPGRADE_BEFORE: list[str] = [
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'macro_observations' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.macro_observations has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause macro_observations), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.macro_observations DROP CONSTRAINT pk_macro_observations",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'curve_points' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.curve_points has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause curve_points), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.curve_points DROP CONSTRAINT pk_curve_points",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'rate_fixings' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.rate_fixings has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause rate_fixings), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.rate_fixings DROP CONSTRAINT pk_rate_fixings",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'signal_values' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.signal_values has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause signal_values), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.signal_values DROP CONSTRAINT pk_signal_values",
+]
 
 #: run after the operations on upgrade
 UPGRADE_AFTER: list[str] = [
@@ -91,6 +139,10 @@ $mp$""",
     "CREATE TRIGGER series_exists BEFORE INSERT OR UPDATE OF series_id ON mp.release_calendar FOR EACH ROW WHEN (current_setting('mp.series_checked', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION mp.check_series_exists('release', 'release_calendar')",
     "CREATE TRIGGER series_exists BEFORE INSERT OR UPDATE OF series_id ON mp.positioning_flows FOR EACH ROW WHEN (current_setting('mp.series_checked', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION mp.check_series_exists('positioning', 'positioning_flows')",
     "CREATE TRIGGER series_exists BEFORE INSERT OR UPDATE OF series_id ON mp.signal_values FOR EACH ROW WHEN (current_setting('mp.series_checked', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION mp.check_series_exists('signal', 'signal_values')",
+    "ALTER TABLE mp.macro_observations ADD CONSTRAINT pk_macro_observations PRIMARY KEY (series_id, obs_time, knowledge_time)",
+    "ALTER TABLE mp.curve_points ADD CONSTRAINT pk_curve_points PRIMARY KEY (series_id, obs_time, tenor, knowledge_time)",
+    "ALTER TABLE mp.rate_fixings ADD CONSTRAINT pk_rate_fixings PRIMARY KEY (series_id, obs_time, knowledge_time)",
+    "ALTER TABLE mp.signal_values ADD CONSTRAINT pk_signal_values PRIMARY KEY (series_id, obs_time, instrument_id, knowledge_time)",
 ]
 
 #: granted on upgrade ({ingest}, {research}: roles)
@@ -107,6 +159,50 @@ DOWNGRADE_BEFORE: list[str] = [
     "DROP TRIGGER series_exists ON mp.release_calendar",
     "DROP TRIGGER series_exists ON mp.positioning_flows",
     "DROP TRIGGER series_exists ON mp.signal_values",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'macro_observations' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.macro_observations has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause macro_observations), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.macro_observations DROP CONSTRAINT pk_macro_observations",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'curve_points' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.curve_points has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause curve_points), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.curve_points DROP CONSTRAINT pk_curve_points",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'rate_fixings' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.rate_fixings has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause rate_fixings), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.rate_fixings DROP CONSTRAINT pk_rate_fixings",
+    """DO $mp$
+BEGIN
+    IF EXISTS (SELECT 1 FROM timescaledb_information.chunks WHERE hypertable_schema = 'mp'
+            AND hypertable_name = 'signal_values' AND is_compressed) THEN
+        RAISE EXCEPTION 'mp.signal_values has compressed chunks: its primary key cannot be rebuilt'
+            USING HINT = 'pause compression (mp-schema compression pause signal_values), decompress '
+                'its chunks (decompress_chunk), then run this migration again';
+    END IF;
+END
+$mp$""",
+    "ALTER TABLE mp.signal_values DROP CONSTRAINT pk_signal_values",
 ]
 
 #: run after the operations on downgrade
@@ -115,10 +211,16 @@ DOWNGRADE_AFTER: list[str] = [
     "DROP FUNCTION mp.hold_series(integer[])",
     "DROP FUNCTION mp.guard_series_delete()",
     "DROP FUNCTION mp.check_series_exists()",
+    "ALTER TABLE mp.macro_observations ADD CONSTRAINT pk_macro_observations PRIMARY KEY (series_id, obs_time, knowledge_time) INCLUDE (value)",
+    "ALTER TABLE mp.curve_points ADD CONSTRAINT pk_curve_points PRIMARY KEY (series_id, obs_time, tenor, knowledge_time) INCLUDE (value)",
+    "ALTER TABLE mp.rate_fixings ADD CONSTRAINT pk_rate_fixings PRIMARY KEY (series_id, obs_time, knowledge_time) INCLUDE (value)",
+    "ALTER TABLE mp.signal_values ADD CONSTRAINT pk_signal_values PRIMARY KEY (series_id, obs_time, instrument_id, knowledge_time) INCLUDE (value)",
 ]
 
 
 def upgrade() -> None:
+    for statement in UPGRADE_BEFORE:
+        op.execute(statement)
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_constraint(
         op.f("fk_curve_points_series_id_series"), "curve_points", schema="mp", type_="foreignkey"
