@@ -30,9 +30,16 @@ from sqlalchemy import Connection, text
 
 from mp_db._read_queries import _Queries
 
-MP_TABLE = TableVariant("mp_table", "mp.macro_observations itself (migrations 0002 and 0004)")
-#: The variants whose reads differ by one part: the bare key, INCLUDE, the cross-section index.
-READ_VARIANTS = ("bare", "include_value", "cross_section_index", "today")
+MP_TABLE = TableVariant(
+    "mp_table",
+    "mp.macro_observations itself (head), written as mp's ingest writes it",
+    ingest_id=True,
+    sends_ingest_id=True,
+    series_checked=True,
+)
+#: The variants whose reads differ by one part: the bare key, INCLUDE, the cross-section index,
+#: and revision 0005's table against 0006's.
+READ_VARIANTS = ("bare", "include_value", "cross_section_index", "today", "slim")
 _EXTRA = ("revision", "knowledge_time_source", "ingested_at")
 
 
@@ -145,6 +152,7 @@ def run(sizes: PeerSizes, durable: bool) -> dict[str, Any]:
                 prepared[item.name],
                 item.copy_types(),
                 item.copy_columns(),
+                series_checked=item.series_checked,
             )
             for item in items
         }
@@ -171,7 +179,7 @@ def run(sizes: PeerSizes, durable: bool) -> dict[str, Any]:
         fleet = dataset(bench, "FLEET", sizes.fleet_series, sizes.fleet_years, sizes.fleet_vintages)
         fleet_records = as_tuples(fleet)
         for name in READ_VARIANTS:
-            copy_rows(engine, by_name[name].table, fleet_records)
+            copy_rows(engine, by_name[name].table, fleet_records, series_checked=True)
             bench.vacuum(by_name[name].table)
         results["reads"] = _measure_reads(
             bench, _reads(data.series_ids, fleet.series_ids, fleet.days[len(fleet.days) // 2])

@@ -53,6 +53,11 @@ class TableVariant:
         ingest_id: the ``ingest_id`` column with its default ``mp.current_ingest_id()``.
         sends_ingest_id: the COPY sends ingest_id (as mp's ingest does), so the default is
             never evaluated.
+        series_trigger: mp's ``series_exists`` row trigger (revision 0006), which checks each
+            row's series unless the writer declared its own check.
+        series_checked: the COPY's transaction declares the check
+            (``SET LOCAL mp.series_checked = 'on'``, as mp's ingest does), so the trigger's
+            ``WHEN`` is false on every row.
     """
 
     name: str
@@ -64,6 +69,8 @@ class TableVariant:
     source_type: str = "varchar(16)"
     ingest_id: bool = False
     sends_ingest_id: bool = False
+    series_trigger: bool = False
+    series_checked: bool = False
 
     @property
     def table(self) -> str:
@@ -98,6 +105,14 @@ class TableVariant:
             statements.append(
                 f"CREATE INDEX ON {self.table} (obs_time, series_id, knowledge_time DESC)"
             )
+        if self.series_trigger:
+            # As revision 0006 creates it (mp_schema._series_guard.table_trigger_sql).
+            statements.append(
+                f"CREATE TRIGGER series_exists BEFORE INSERT OR UPDATE OF series_id ON "
+                f"{self.table} FOR EACH ROW WHEN (current_setting('mp.series_checked', true) "
+                "IS DISTINCT FROM 'on') EXECUTE FUNCTION "
+                "mp.check_series_exists('macro', 'macro_observations')"
+            )
         return statements
 
     def copy_columns(self) -> list[str]:
@@ -116,6 +131,17 @@ VARIANTS = (
     TableVariant("include_value", "+ INCLUDE (value) on the primary key", include_value=True),
     TableVariant("cross_section_index", "+ cross-section index", cross_section_index=True),
     TableVariant("foreign_key", "+ foreign key to mp.series", foreign_key=True),
+    TableVariant(
+        "series_trigger",
+        "+ series trigger, run on every row (any writer but mp's ingest)",
+        series_trigger=True,
+    ),
+    TableVariant(
+        "series_trigger_skipped",
+        "+ series trigger, skipped by its WHEN (the writer declared its check, as mp's ingest)",
+        series_trigger=True,
+        series_checked=True,
+    ),
     *(TableVariant(name, f"+ CHECK {CHECKS[name]}", checks=(name,)) for name in CHECKS),
     TableVariant("all_checks", "+ all five CHECKs", checks=tuple(CHECKS)),
     TableVariant(
@@ -133,12 +159,32 @@ VARIANTS = (
     ),
     TableVariant(
         "today",
-        "today's table: every part above (varchar source)",
+        "revision 0005's table: FK, INCLUDE, index, CHECKs, ingest_id (varchar source)",
         include_value=True,
         cross_section_index=True,
         foreign_key=True,
         checks=tuple(CHECKS),
         ingest_id=True,
+    ),
+    TableVariant(
+        "today_sent",
+        "revision 0005's table, ingest_id sent (as mp's ingest writes it)",
+        include_value=True,
+        cross_section_index=True,
+        foreign_key=True,
+        checks=tuple(CHECKS),
+        ingest_id=True,
+        sends_ingest_id=True,
+    ),
+    TableVariant(
+        "slim",
+        "revision 0006's table: index, CHECKs, ingest_id sent, series trigger skipped",
+        cross_section_index=True,
+        checks=tuple(CHECKS),
+        ingest_id=True,
+        sends_ingest_id=True,
+        series_trigger=True,
+        series_checked=True,
     ),
 )
 
@@ -177,10 +223,15 @@ def copy_rows(
     records: Sequence[Any],
     types: Sequence[str] | None = None,
     columns: Sequence[str] = COPY_COLUMNS,
+    *,
+    series_checked: bool = False,
 ) -> int:
-    """psycopg 3 binary COPY of prepared tuples into ``table``."""
+    """psycopg 3 binary COPY of prepared tuples into ``table`` (declaring the series check
+    first, as mp's ingest does, when ``series_checked``)."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     with engine.begin() as connection:
+        if series_checked:
+            connection.execute(text("SET LOCAL mp.series_checked = 'on'"))
         raw = connection.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cursor, cursor.copy(sql) as copy:

@@ -234,6 +234,7 @@ def test_unknown_series_is_refused_before_writing(engine: Engine, make_series: S
     with pytest.raises(IngestValidationError) as caught:
         ingest(engine, "macro", rows)
     assert caught.value.codes == {"unknown_series"}
+    assert [problem.index for problem in caught.value.problems] == [1]
     assert count_rows(engine, "macro_observations") == 0
 
 

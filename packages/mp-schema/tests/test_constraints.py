@@ -57,8 +57,12 @@ def test_non_finite_values_are_refused(db: Any, make_series: SeriesMaker, value:
 
 
 def test_unknown_series_is_refused(db: Any) -> None:
-    """A series id that does not exist violates the foreign key, by name."""
-    with pytest.raises(errors.ForeignKeyViolation, match="fk_macro_observations_series_id_series"):
+    """A series id that does not exist is refused by the table's series trigger, naming the
+    series and the table (there is no per-row foreign key; see test_series_guard.py)."""
+    with pytest.raises(
+        errors.ForeignKeyViolation,
+        match=r"no series has series_id 999999 \(a row for mp\.macro_observations\)",
+    ):
         db.execute(INSERT_MACRO, (999_999, GOOD["obs"], GOOD["known"], 1.0))
 
 

@@ -20,6 +20,7 @@ PINNED = {
     "0003": "949537265c7487ff975a76778eb48c98cdd8fb8fcd6240f5bec62bd332d9a0d6",
     "0004": "ec2c5af9c5cb41b5553cf3778bdbedad4dcc3ef0a6032979d1e783b347d260fe",
     "0005": "ae7a94bd68c6ce53bc49f7e062a6f37a04ce9599636d75da86375d5876697d81",
+    "0006": "bd86cbc8bf759907dea32592852f6c5d328b19b9badb97d9bbd2da166dcfc635",
 }
 
 #: What a migration may import: Alembic, SQLAlchemy's constructs, and the settings it reads

@@ -57,19 +57,18 @@ def test_no_default_time_index(db: Any, table: str) -> None:
     assert indexes == declared
 
 
-@pytest.mark.parametrize(
-    "table", ["macro_observations", "curve_points", "rate_fixings", "signal_values"]
-)
-def test_primary_key_covers_the_value(db: Any, table: str) -> None:
-    """Single-value tables carry the value in the primary key index (index-only reads)."""
+@pytest.mark.parametrize("table", list(FACT_TABLES))
+def test_primary_key_carries_no_include(db: Any, table: str) -> None:
+    """Each primary key index has exactly its key columns: no INCLUDE (revision 0006; mp's
+    reads visit the heap for the bookkeeping columns anyway)."""
     row = db.execute(
         "SELECT i.indnatts - i.indnkeyatts, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " WHERE i.indexrelid = %s::regclass",
         (f"mp.pk_{table}",),
     ).fetchone()
     assert row is not None
-    assert row[0] == 1
-    assert "INCLUDE (value)" in row[1]
+    assert row[0] == 0
+    assert "INCLUDE" not in row[1]
 
 
 def test_primary_keys_lead_with_series_and_time(db: Any) -> None:

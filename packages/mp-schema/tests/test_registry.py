@@ -75,7 +75,9 @@ def test_a_registered_table_derives_its_checks_ddl_and_grants() -> None:
         assert {f"ck_scratch_facts_{name}" for name in wanted} <= checks
         ddl = fact_table_ddl("scratch_facts")
         assert "CONSTRAINT ck_scratch_facts_count_non_negative CHECK" in ddl[0]
-        assert ddl[-1].startswith("SELECT create_hypertable('mp.scratch_facts'")
+        assert ddl[-2].startswith("SELECT create_hypertable('mp.scratch_facts'")
+        assert ddl[-1].startswith("CREATE TRIGGER series_exists BEFORE INSERT")
+        assert ddl[-1].endswith("mp.check_series_exists('macro', 'scratch_facts')")
         assert fact_table_grant_statements(ROLES, SCRATCH) == [
             "GRANT SELECT, INSERT ON mp.scratch_facts TO mp_ingest",
             "GRANT SELECT ON mp.scratch_facts TO mp_research",

@@ -357,7 +357,12 @@ def _setup_statements(
     """Locks, memory for the merge's sort, and the staging table, in this order
     (``whole_table``: the series are not known in advance, a stream of frames)."""
     statements: list[tuple[str, dict[str, Any]]] = [
-        (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {})
+        (f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'", {}),
+        # Every row's series was checked (_check_references, before any frame's rows are
+        # sent): the tables' series trigger may skip them (mp_schema._series_guard). Turned
+        # off again before the steps return; a refusal rolls back to the savepoint or the
+        # transaction, which undoes it too.
+        ("SET LOCAL mp.series_checked = 'on'", {}),
     ]
     if whole_table or len(series_ids) > PER_SERIES_LOCK_LIMIT:
         statements.append((sql.lock_table_exclusive, {}))
@@ -515,6 +520,8 @@ def _steps(work: _Work) -> Steps[IngestReport]:
             tally.chunks += 1
             if work.progress is not None:
                 work.progress(tally.progress(done, number, len(chunks)))
+    if set_up:
+        yield _Execute("SET LOCAL mp.series_checked = 'off'", {})
     return tally.report()
 
 
@@ -713,6 +720,11 @@ class _SyncIngests(_Ingests[Connection | Engine]):
             if isinstance(target, Engine):
                 with target.begin() as connection:
                     return run(_steps(work), partial(_statement_sync, connection, work.fact))
+            if not request.begin and work.stream is not None:
+                # Joining the caller's transaction: a refused later frame must undo the
+                # frames before it without undoing the caller's own work.
+                with target.begin_nested():
+                    return run(_steps(work), partial(_statement_sync, target, work.fact))
             if not request.begin:
                 return run(_steps(work), partial(_statement_sync, target, work.fact))
             with target.begin():
@@ -765,6 +777,10 @@ class _AsyncIngests(_Ingests[AsyncConnection | AsyncEngine]):
                     statement = partial(_statement_async, connection, work.fact)
                     return await run_async(_steps(work), statement)
             statement = partial(_statement_async, target, work.fact)
+            if not request.begin and work.stream is not None:
+                # As in the sync driver: a refused later frame undoes only the stream.
+                async with target.begin_nested():
+                    return await run_async(_steps(work), statement)
             if not request.begin:
                 return await run_async(_steps(work), statement)
             async with target.begin():

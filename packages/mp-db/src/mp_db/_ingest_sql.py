@@ -279,10 +279,9 @@ def ingest_sql(fact: FactTable) -> IngestSql:
             "AND t.obs_time >= r.low AND t.obs_time <= r.high)"
         ),
         drop_already_stored=_drop_already_stored(fact, staging),
-        series_kinds=(
-            "SELECT series_id, kind FROM mp.series "
-            "WHERE series_id = ANY(CAST(:series_ids AS integer[]))"
-        ),
+        # hold_series locks the series FOR KEY SHARE until commit: a deletion waits for this
+        # ingest and then sees its rows (mp.guard_series_delete), as a foreign key's would.
+        series_kinds=("SELECT series_id, kind FROM mp.hold_series(CAST(:series_ids AS integer[]))"),
         known_instruments=(
             "SELECT instrument_id FROM mp.instruments "
             "WHERE instrument_id = ANY(CAST(:instrument_ids AS integer[]))"

@@ -63,6 +63,23 @@ def _label(table: Table) -> str:
     return '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0">' + "".join(rows) + "</TABLE>>"
 
 
+def _reference_edges(metadata: MetaData, table: Table) -> list[str]:
+    # A column that points at a table without a foreign key (checked by ingest, and for
+    # series_id by a trigger): a dashed edge.
+    spec = table.info.get("fact")
+    if not isinstance(spec, FactSpec):
+        return []
+    edges = []
+    for column in spec.columns:
+        target = metadata.tables.get(f"{table.schema}.{column.references}")
+        if column.references and target is not None:
+            (key,) = target.primary_key.columns
+            edges.append(
+                f"  {target.name}:{key.name} -> {table.name}:{column.name} [style=dashed];"
+            )
+    return edges
+
+
 def erd_dot(metadata: MetaData) -> str:
     """The diagram of every table in ``metadata`` (deterministic: same models, same text)."""
     lines = [
@@ -78,5 +95,7 @@ def erd_dot(metadata: MetaData) -> str:
         for key in sorted(table.foreign_keys, key=lambda item: item.parent.name):
             target = key.column.table.name
             lines.append(f"  {target}:{key.column.name} -> {table.name}:{key.parent.name};")
+    for table in tables:
+        lines += _reference_edges(metadata, table)
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -143,8 +143,8 @@ def _statements(name: str, comment: str, statements: list[str]) -> str:
 
 
 def _render_item(type_: str, item: object, context: AutogenContext) -> str | Literal[False]:
-    # Alembic renders a primary key without its INCLUDE columns: the index-only reads of the
-    # fact tables depend on them, so they are rendered here.
+    # Alembic renders a primary key without its INCLUDE columns: a spec's key_include would be
+    # lost, so they are rendered here.
     if type_ != "primary_key" or not isinstance(item, PrimaryKeyConstraint):
         return False
     include = item.dialect_options["postgresql"]["include"] or []

@@ -11,6 +11,8 @@ sees is rendered here from the same comparison, as literal SQL a frozen migratio
 * CHECK constraints and primary keys (with ``INCLUDE``) of existing tables, which autogenerate
   does not compare (see :mod:`mp_schema._constraint_diff`): an enum value added in Python is a
   CHECK change;
+* the series guard (:mod:`mp_schema._series_guard`): its functions where the database has
+  none, and the ``series_exists`` trigger on each fact table that lacks it (new tables too);
 * grants to the ingest and research roles (migration 0003) on new tables, as templates with
   ``{ingest}`` and ``{research}`` filled in when the migration runs.
 """
@@ -28,6 +30,13 @@ from sqlalchemy.engine import Connection
 
 from mp_schema._autogenerate import include_name, include_object
 from mp_schema._constraint_diff import check_differences, primary_key_differences
+from mp_schema._series_guard import (
+    TRIGGER_NAME,
+    drop_function_statements,
+    function_statements,
+    grant_templates,
+    table_trigger_sql,
+)
 from mp_schema._specs import FactSpec, fact_spec
 from mp_schema.exceptions import MigrationError
 from mp_schema.models import SCHEMA
@@ -131,6 +140,7 @@ def diff_schema(connection: Connection, metadata: MetaData) -> SchemaDiff:
     _check_fact_kinds(comparison)
     _hypertables(comparison, diff)
     _features(comparison, diff)
+    _series_guards(comparison, diff)
     _grants(comparison, diff)
     check_differences(comparison, diff)
     primary_key_differences(comparison, diff)
@@ -269,6 +279,39 @@ def _features(comparison: Comparison, diff: SchemaDiff) -> None:
     diff.upgrade_after += [features_function_sql(wanted), run]
     diff.downgrade_before += [forget.format(name=name) for name in comparison.new if name in wanted]
     diff.downgrade_after += [features_function_sql(current), run]
+
+
+def _series_guards(comparison: Comparison, diff: SchemaDiff) -> None:
+    connection = comparison.connection
+    present = connection.execute(
+        text("SELECT to_regprocedure('mp.check_series_exists()') IS NOT NULL")
+    ).scalar_one()
+    guarded = {
+        str(row[0]): str(row[1])
+        for row in connection.execute(
+            text(
+                "SELECT c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :schema AND t.tgname = :trigger"
+            ),
+            {"schema": SCHEMA, "trigger": TRIGGER_NAME},
+        )
+    }
+    if not present:
+        diff.upgrade_after += function_statements()
+        diff.upgrade_grants += grant_templates()
+    for name, table in comparison.modelled.items():
+        spec = _spec(table)
+        if spec is None or name in guarded:
+            continue
+        diff.upgrade_after.append(table_trigger_sql(spec))
+        if name in comparison.existing:
+            diff.downgrade_before.append(f"DROP TRIGGER {TRIGGER_NAME} ON {SCHEMA}.{name}")
+    # A dropped fact table comes back on downgrade with the trigger it has now.
+    diff.downgrade_after += [guarded[name] for name in comparison.removed if name in guarded]
+    if not present:
+        diff.downgrade_after += drop_function_statements()
 
 
 def _grants(comparison: Comparison, diff: SchemaDiff) -> None:

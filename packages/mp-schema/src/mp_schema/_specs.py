@@ -30,7 +30,9 @@ from mp_schema.enums import KnowledgeTimeSource
 
 __all__ = ["COMMON_COLUMNS", "FactSpec", "fact_spec"]
 
-SERIES_ID = Column("series_id", INT4, rules=(AtLeast(1),), foreign_key="series.series_id")
+#: No foreign key (it made COPY 2-3x slower and served no read): ingest checks the series, and a
+#: trigger checks them for every other writer (:mod:`mp_schema._series_guard`).
+SERIES_ID = Column("series_id", INT4, rules=(AtLeast(1),), references="series")
 OBS_TIME = Column("obs_time", TIMESTAMPTZ, accepts_date=True)
 KNOWLEDGE_TIME = Column("knowledge_time", TIMESTAMPTZ)
 #: 0 for the first print, then 1, 2... in knowledge_time order.
@@ -69,7 +71,9 @@ class FactSpec:
             instrument); empty for most tables.
         rules: rules across columns (:class:`~mp_schema._rules.NotBelow`, ...), CHECKs in
             this order after the column rules'.
-        key_include: non-key columns carried in the primary key index (index-only scans).
+        key_include: non-key columns carried in the primary key index (``INCLUDE``), for a
+            table whose reads select only the key and these (index-only scans); the built-in
+            tables carry none, since mp's reads select the bookkeeping columns too.
         indexes: extra indexes, ``(name, columns)``; a column may carry ``DESC``.
         knowledge_after_obs: enforce ``knowledge_time >= obs_time`` (not for the release
             calendar, where consensus is known before the period).

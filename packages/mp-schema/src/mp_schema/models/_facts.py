@@ -6,8 +6,9 @@ public) and ``ingested_at`` (when mp stored it). Rows are append-only: a revisio
 with a later ``knowledge_time``.
 
 The primary key ``(series_id, obs_time, [entity,] knowledge_time)`` is what every as-of query
-walks; where a table has a single value it is carried in the index (``INCLUDE``), so reads are
-index-only scans.
+walks. It carries no ``INCLUDE`` columns (until revision 0006 the single-value tables carried
+``value``): every mp read also selects the bookkeeping columns and visits the heap anyway, so
+``INCLUDE (value)`` bought no read and cost 10 bytes a row (docs/performance.md).
 
 Each spec below is the single source of its table: the table, its CHECKs and its model are
 derived by :func:`register_fact_table`; mp-db derives its row types, staging types and
@@ -57,7 +58,6 @@ MACRO_OBSERVATIONS = FactSpec(
     name="macro_observations",
     kind=SeriesKind.MACRO,
     values=_VALUE,
-    key_include=("value",),
     # Cross-sections (every series at one period, as known at T) walk this index instead
     # of visiting each series: measured 10x faster where such queries are made.
     indexes=(
@@ -113,7 +113,6 @@ CURVE_POINTS = FactSpec(
             ),
         ),
     ),
-    key_include=("value",),
     # Fitted from settled market data: corrected within days, like the bars they come from.
     compress_after="180 days",
     model="CurvePoint",
@@ -124,7 +123,6 @@ RATE_FIXINGS = FactSpec(
     name="rate_fixings",
     kind=SeriesKind.RATE_FIXING,
     values=_VALUE,
-    key_include=("value",),
     # A published fixing is corrected the same day or not at all.
     compress_after="180 days",
     model="RateFixing",
@@ -189,7 +187,6 @@ SIGNAL_VALUES = FactSpec(
             references="instruments",
         ),
     ),
-    key_include=("value",),
     dated=False,
     # 500 signals x 5,000 instruments x 260 days is 650M rows a year: a week per chunk keeps a
     # chunk and its indexes near a few GB instead of tens.

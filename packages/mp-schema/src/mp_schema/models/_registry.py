@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mp_schema._rules import FLOAT8, Column
+from mp_schema._series_guard import table_trigger_sql
 from mp_schema._specs import COMMON_COLUMNS, FactSpec, fact_spec
 from mp_schema._timescale import create_hypertable_sql
 from mp_schema.models._base import Base
@@ -163,7 +164,8 @@ def fact_table_for(kind: StrEnum | str) -> Table:
 
 def fact_table_ddl(name: str) -> list[str]:
     """The DDL that creates the registered fact table ``name`` as its spec describes it:
-    ``CREATE TABLE`` (columns, key, every CHECK), its indexes and the hypertable.
+    ``CREATE TABLE`` (columns, key, every CHECK), its indexes, the hypertable and its
+    series trigger (which needs :func:`mp_schema._series_guard.function_statements`).
 
     A migration pastes this output as literal SQL (migrations are frozen); a test may run it
     on a throwaway database. Grants: :func:`mp_schema._roles.fact_table_grant_statements`.
@@ -178,4 +180,5 @@ def fact_table_ddl(name: str) -> list[str]:
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     statements += [str(CreateIndex(index).compile(dialect=dialect)) for index in indexes]
     statements.append(create_hypertable_sql(name, fact_spec(table)))
+    statements.append(table_trigger_sql(fact_spec(table)))
     return statements
