@@ -168,6 +168,29 @@ def test_a_database_gives_frame_readers(
     assert run(read()).column("value").to_pylist() == [3.0]
 
 
+def test_a_database_streams_in_the_batch_size_it_is_given(
+    engine: Engine, mp_pg_settings: PostgresSettings, make_series: SeriesMaker
+) -> None:
+    """``Database.frames(form, batch_rows=N).stream`` (and the async one) yields batches of at
+    most N rows that together are the whole answer."""
+    series = make_series()
+    rows = [
+        macro(series, utc(2024, month), utc(2024, month, 20), float(month)) for month in range(1, 8)
+    ]
+    ingest(engine, "macro", rows)
+    with Database(mp_pg_settings) as db:
+        batches = list(db.frames(ARROW, batch_rows=3).stream.as_of("macro", series, as_of=T))
+    assert [batch.num_rows for batch in batches] == [3, 3, 1]
+
+    async def read() -> list[pa.Table]:
+        async with AsyncDatabase(mp_pg_settings) as adb:
+            stream = adb.frames(ARROW, batch_rows=2).stream.as_of("macro", series, as_of=T)
+            return [batch async for batch in stream]
+
+    sizes = [batch.num_rows for batch in run(read())]
+    assert sizes == [2, 2, 2, 1]
+
+
 def test_an_empty_backtest_is_a_table_with_its_columns(readers: Readers) -> None:
     """A backtest without decision times gives no rows but every column of the answer."""
     table = readers.read("arrow", "backtest", "macro", [1], [])

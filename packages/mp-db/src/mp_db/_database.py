@@ -21,7 +21,7 @@ from mp_db._catalog import AsyncCatalog, Catalog
 from mp_db._engines import create_db_engine, create_db_engine_async
 from mp_db._error_mapping import translate_errors, translate_errors_async
 from mp_db._frame_forms import Form
-from mp_db._frame_reads import AsyncFrameReader, FrameReader
+from mp_db._frame_reads import DEFAULT_BATCH_ROWS, AsyncFrameReader, FrameReader
 from mp_db._health import HealthReport, check_health, check_health_async
 from mp_db._ingest import ASYNC_INGESTS, SYNC_INGESTS, _Ingests
 from mp_db._reads import AsyncReader, Reader
@@ -125,10 +125,11 @@ class Database(_Databases[Engine, Reader, Catalog]):
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
 
-    def frames(self, form: Form[F]) -> FrameReader[F]:
+    def frames(self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS) -> FrameReader[F]:
         """The reader's reads answered as tables in ``form`` (``ARROW``, ``PANDAS``,
-        ``POLARS``), on the read engine."""
-        return FrameReader(self.read_engine, form)
+        ``POLARS``), on the read engine; ``.stream`` yields batches of at most ``batch_rows``
+        rows."""
+        return FrameReader(self.read_engine, form, batch_rows=batch_rows)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -171,9 +172,9 @@ class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS
 
-    def frames(self, form: Form[F]) -> AsyncFrameReader[F]:
+    def frames(self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS) -> AsyncFrameReader[F]:
         """See :meth:`Database.frames`."""
-        return AsyncFrameReader(self.read_engine, form)
+        return AsyncFrameReader(self.read_engine, form, batch_rows=batch_rows)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
