@@ -7,10 +7,10 @@ into the same extension version, as TimescaleDB documents). Restoring follows Ti
 procedure: ``CREATE EXTENSION``, ``timescaledb_pre_restore()``, the dump,
 ``timescaledb_post_restore()``. The SQL runs through psycopg, so tests need no client binaries.
 
-Regenerate (only when a new revision is added; old snapshots never change)::
+Make one for each new revision (old snapshots never change)::
 
     cd packages/mp-schema && ../../.nox/test-package-mp-schema/bin/python \\
-        tests/schema_snapshots.py 0005
+        tests/schema_snapshots.py 0006
 """
 
 from __future__ import annotations
