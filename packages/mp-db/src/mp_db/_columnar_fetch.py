@@ -91,14 +91,14 @@ def fetch_arrow(
     return table
 
 
-def _copy_out(raw: Any, statement: str) -> bytes:
+def _copy_out(raw: Any, statement: str) -> bytearray:
     """The body of a COPY TO STDOUT on a psycopg connection, read through libpq directly.
 
-    psycopg's ``Copy`` hands out one message per row through its generator machinery; a tight
-    ``get_copy_data`` loop over the same libpq connection measured about 25% faster on 153,900
-    rows. When no transaction is open, the BEGIN psycopg itself would send first (with the
-    connection's isolation level, read-only and deferrable settings) goes in the same message,
-    so the COPY runs in the transaction a row read would, without a round trip of its own.
+    A tight ``get_copy_data`` loop moves the bytes as fast as psycopg's ``Copy`` (213 against
+    217 ms for 15.7 MB in 153,900 rows) and lets the statement travel with its BEGIN: when no
+    transaction is open, the BEGIN psycopg itself would send first (with the connection's
+    isolation level, read-only and deferrable settings) goes in the same message, so the COPY
+    runs in the transaction a row read would, without a round trip of its own.
     """
     from psycopg import OperationalError, errors, pq
 
@@ -107,13 +107,15 @@ def _copy_out(raw: Any, statement: str) -> bytes:
         command = _begin(raw) + b"; " + command
     pgconn = raw.pgconn
     pgconn.send_query(command)
-    chunks: list[memoryview] = []
+    # Each message is copied into one buffer at once: holding the messages themselves (one
+    # libpq allocation per row) until a join measured about 60% slower on 153,900 rows.
+    body = bytearray()
     failed = None
     while (result := pgconn.get_result()) is not None:
         if result.status == pq.ExecStatus.COPY_OUT:
             size, data = pgconn.get_copy_data(0)
             while size > 0:
-                chunks.append(data)
+                body += data
                 size, data = pgconn.get_copy_data(0)
             if size == -2:
                 raise OperationalError(pgconn.get_error_message())
@@ -121,7 +123,7 @@ def _copy_out(raw: Any, statement: str) -> bytes:
             failed = result
     if failed is not None:
         raise errors.error_from_result(failed, encoding=raw.info.encoding)
-    return b"".join(chunks)
+    return body
 
 
 def _begin(raw: Any) -> bytes:
@@ -217,21 +219,20 @@ def _copy_batches(
         while (result := pgconn.get_result()) is not None:
             if result.status == pq.ExecStatus.COPY_OUT:
                 copying = True
-                chunks: list[memoryview] = []
-                gathered = 0
+                # Copied into one buffer as they come, for the reason _copy_out says.
+                gathered = bytearray()
                 size, data = pgconn.get_copy_data(0)
                 while size > 0:
-                    chunks.append(data)
-                    gathered += size
-                    if gathered >= _GATHER:
-                        yield from decoder.feed(b"".join(chunks))
-                        chunks, gathered = [], 0
+                    gathered += data
+                    if len(gathered) >= _GATHER:
+                        yield from decoder.feed(gathered)
+                        gathered = bytearray()
                     size, data = pgconn.get_copy_data(0)
                 if size == -2:
                     settled = True  # the connection is gone: nothing is left to undo
                     raise OperationalError(pgconn.get_error_message())
                 copying = False
-                yield from decoder.feed(b"".join(chunks))
+                yield from decoder.feed(gathered)
             elif result.status != pq.ExecStatus.COMMAND_OK:
                 failed = result
         settled = True
