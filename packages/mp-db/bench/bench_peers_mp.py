@@ -144,8 +144,10 @@ def answer_table(result: Any) -> pa.Table:
     return table
 
 
-def _frames(bind: Connection, form: Form[Any]) -> Callable[[Shape], Any]:
-    return lambda shape: reader_call(FrameReader(bind, form), shape)
+def _frames(
+    bind: Connection, form: Form[Any], *, bookkeeping: bool = True
+) -> Callable[[Shape], Any]:
+    return lambda shape: reader_call(FrameReader(bind, form, bookkeeping=bookkeeping), shape)
 
 
 def read_variants(
@@ -177,6 +179,19 @@ def read_variants(
             "mp polars",
             "FrameReader(connection, POLARS): the same table as a polars DataFrame",
             _frames(connection, POLARS),
+            frame=True,
+        ),
+        ReadVariant(
+            "mp arrow lean",
+            "FrameReader(connection, ARROW, bookkeeping=False): the table without revision,"
+            " knowledge_time_source, ingested_at, ingest_id (never sent)",
+            _frames(connection, ARROW, bookkeeping=False),
+            frame=True,
+        ),
+        ReadVariant(
+            "mp pandas lean",
+            "FrameReader(connection, PANDAS, bookkeeping=False): that table as a DataFrame",
+            _frames(connection, PANDAS, bookkeeping=False),
             frame=True,
         ),
         ReadVariant(

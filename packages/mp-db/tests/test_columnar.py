@@ -191,6 +191,35 @@ def test_a_database_streams_in_the_batch_size_it_is_given(
     assert sizes == [2, 2, 2, 1]
 
 
+def test_a_database_leaves_bookkeeping_out_when_asked(
+    engine: Engine, mp_pg_settings: PostgresSettings, make_series: SeriesMaker
+) -> None:
+    """``frames(form, bookkeeping=False)``, its stream and the async one give the same rows
+    without revision, knowledge_time_source, ingested_at and ingest_id."""
+    series = make_series()
+    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 3.0)])
+    narrow = ["series_id", "obs_time", "knowledge_time", "value"]
+    with Database(mp_pg_settings) as db:
+        whole = db.frames(ARROW).as_of("macro", series, as_of=T)
+        table = db.frames(ARROW, bookkeeping=False).as_of("macro", series, as_of=T)
+        batches = list(db.frames(ARROW, bookkeeping=False).stream.as_of("macro", series, as_of=T))
+    assert "ingest_id" in whole.column_names
+    assert table.column_names == narrow
+    assert table.equals(whole.select(narrow))
+    assert pa.concat_tables(batches).equals(table)
+
+    async def read() -> tuple[pa.Table, list[pa.Table]]:
+        async with AsyncDatabase(mp_pg_settings) as adb:
+            frames = adb.frames(ARROW, bookkeeping=False)
+            one = await frames.latest("macro", series, as_of=T)
+            return one, [batch async for batch in frames.stream.latest("macro", series, as_of=T)]
+
+    one, streamed = run(read())
+    assert one.column_names == narrow
+    assert one.column("value").to_pylist() == [3.0]
+    assert pa.concat_tables(streamed).equals(one)
+
+
 def test_an_empty_backtest_is_a_table_with_its_columns(readers: Readers) -> None:
     """A backtest without decision times gives no rows but every column of the answer."""
     table = readers.read("arrow", "backtest", "macro", [1], [])
@@ -263,6 +292,27 @@ def test_text_that_breaks_fixed_width_falls_back(readers: Readers) -> None:
         else:
             table = run(_fetch_async(readers.settings, sql, columnar))
         assert table.to_pylist() == [{"word": word, "n": 3}]
+
+
+def test_text_that_breaks_fixed_width_falls_back_without_the_columns_left_out(
+    readers: Readers,
+) -> None:
+    """A table that leaves some of the statement's columns out, read as rows because its text
+    breaks the fixed width, holds the kept columns' values, not the ones beside them."""
+    columns = (Column("n", "int4"), Column("word", "text", width=4), Column("m", "int4"))
+    columnar = Columnar(columns).without({"n"})
+    assert [column.name for column in columnar.columns] == ["word", "m"]
+    for word in ("ab", "é€"):
+        sql = (
+            "SELECT CAST(:n AS integer) AS n, "
+            f"CAST('{word}' AS varchar(4)) AS word, CAST(:n AS integer) + 2 AS m"
+        )
+        if readers.name == "sync":
+            with readers.engine.connect() as connection:
+                table = fetch_arrow(connection, sql, {"n": 3}, columnar)
+        else:
+            table = run(_fetch_async(readers.settings, sql, columnar))
+        assert table.to_pylist() == [{"word": word, "m": 5}]
 
 
 async def _fetch_async(settings: PostgresSettings, sql: str, columnar: Columnar) -> Any:

@@ -6,7 +6,8 @@ tests make (including replay cutoffs) is asked twice on the same driver: once fo
 of :class:`~mp_db.FrameReader`. The table must hold exactly the rows' fields, in the rows'
 order; the rows themselves are pinned to the model by ``test_reference_reads.py``. Every call
 is also streamed (:class:`~mp_db.FrameStream`, a few rows a batch): the batches must be within
-their bound and, concatenated, equal the one-shot table.
+their bound and, concatenated, equal the one-shot table. Each call is read once more without
+the bookkeeping columns (``bookkeeping=False``), which must leave exactly those out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reference.tables import TABLES
 
 import mp_db
 from mp_db import AlfredInterval, AsOfValue, FactRow
+from mp_schema.models import BOOKKEEPING_COLUMNS
 
 #: Seeds other than the reference tests' defaults, so these histories differ from theirs.
 SEEDS = {"sync": 11, "async": 12}
@@ -88,36 +90,45 @@ def _fill_none(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> Non
             want.setdefault(key, None)
 
 
-def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any]]:
+def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any, Any]]:
+    """(rows, table, table without bookkeeping) of each call, on the scenario's driver."""
     if built.driver == "sync":
         engine = mp_db.create_sync_engine(built.settings)
         try:
             rows, arrow = mp_db.Reader(engine), mp_db.FrameReader(engine, mp_db.ARROW)
+            narrow = mp_db.FrameReader(engine, mp_db.ARROW, bookkeeping=False)
             return [
                 (
                     getattr(rows, call.method)(*call.args, **call.kwargs),
                     getattr(arrow, call.method)(*call.args, **call.kwargs),
+                    getattr(narrow, call.method)(*call.args, **call.kwargs),
                 )
                 for call in calls
             ]
         finally:
             engine.dispose()
 
-    async def both() -> list[tuple[Any, Any]]:
+    async def every() -> list[tuple[Any, Any, Any]]:
         engine = mp_db.create_async_db_engine(built.settings)
         try:
             rows, arrow = mp_db.AsyncReader(engine), mp_db.AsyncFrameReader(engine, mp_db.ARROW)
+            narrow = mp_db.AsyncFrameReader(engine, mp_db.ARROW, bookkeeping=False)
             return [
                 (
                     await getattr(rows, call.method)(*call.args, **call.kwargs),
                     await getattr(arrow, call.method)(*call.args, **call.kwargs),
+                    await getattr(narrow, call.method)(*call.args, **call.kwargs),
                 )
                 for call in calls
             ]
         finally:
             await engine.dispose()
 
-    return asyncio.run(both())
+    return asyncio.run(every())
+
+
+def _without_bookkeeping(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in BOOKKEEPING_COLUMNS} for row in rows]
 
 
 @pytest.mark.parametrize("read", COLUMNAR_READS)
@@ -127,11 +138,14 @@ def test_columnar_read_equals_rows(built: Built, read: str) -> None:
     rng = random.Random(f"{built.label}:{read}:columnar")
     calls = READS[read](built, built.model, rng, True)
     assert calls
-    for call, (rows, table) in zip(calls, _answers(built, calls), strict=True):
+    for call, (rows, table, narrow) in zip(calls, _answers(built, calls), strict=True):
         got = table.to_pylist()
         expected = _expected(call, rows)
         _fill_none(expected, got)
         assert got == expected, f"{read} on {built.label}: {call.label}"
+        # Left out, the bookkeeping columns are gone and every other column is as it was.
+        assert narrow.to_pylist() == _without_bookkeeping(expected), call.label
+        assert not set(narrow.column_names) & set(BOOKKEEPING_COLUMNS), call.label
         for field in table.schema:
             if str(field.type).startswith("timestamp"):
                 assert str(field.type) == "timestamp[us, tz=UTC]", field
@@ -146,21 +160,27 @@ def test_columnar_read_equals_rows(built: Built, read: str) -> None:
 def _streamed(built: Built, calls: list[Call], rng: random.Random) -> list[tuple[Any, Any, int]]:
     """(one-shot table, its batches, the batch bound) of each call, on the scenario's driver."""
     sizes = [rng.randint(1, 5) for _ in calls]
+    # Every other call is read without bookkeeping, one-shot and streamed alike.
+    kept = [index % 2 == 0 for index in range(len(calls))]
     if built.driver == "sync":
         engine = mp_db.create_sync_engine(built.settings)
         try:
-            whole = mp_db.FrameReader(engine, mp_db.ARROW)
             return [
                 (
-                    getattr(whole, call.method)(*call.args, **call.kwargs),
+                    getattr(mp_db.FrameReader(engine, mp_db.ARROW, bookkeeping=keep), call.method)(
+                        *call.args, **call.kwargs
+                    ),
                     list(
                         getattr(
-                            mp_db.FrameStream(engine, mp_db.ARROW, batch_rows=size), call.method
+                            mp_db.FrameStream(
+                                engine, mp_db.ARROW, batch_rows=size, bookkeeping=keep
+                            ),
+                            call.method,
                         )(*call.args, **call.kwargs)
                     ),
                     size,
                 )
-                for call, size in zip(calls, sizes, strict=True)
+                for call, size, keep in zip(calls, sizes, kept, strict=True)
             ]
         finally:
             engine.dispose()
@@ -168,10 +188,12 @@ def _streamed(built: Built, calls: list[Call], rng: random.Random) -> list[tuple
     async def both() -> list[tuple[Any, Any, int]]:
         engine = mp_db.create_async_db_engine(built.settings)
         try:
-            whole = mp_db.AsyncFrameReader(engine, mp_db.ARROW)
             answers = []
-            for call, size in zip(calls, sizes, strict=True):
-                stream = mp_db.AsyncFrameStream(engine, mp_db.ARROW, batch_rows=size)
+            for call, size, keep in zip(calls, sizes, kept, strict=True):
+                whole = mp_db.AsyncFrameReader(engine, mp_db.ARROW, bookkeeping=keep)
+                stream = mp_db.AsyncFrameStream(
+                    engine, mp_db.ARROW, batch_rows=size, bookkeeping=keep
+                )
                 batches = getattr(stream, call.method)(*call.args, **call.kwargs)
                 answers.append(
                     (

@@ -10,8 +10,8 @@ connection (a REPEATABLE READ transaction across several reads stays one snapsho
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Collection, Generator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -53,12 +53,28 @@ class Columnar:
     """What a :class:`~mp_db.Query` needs to be answered as a table.
 
     Attributes:
-        columns: the columns its SQL selects, in order.
+        columns: the columns the table gets, in order.
         reverse: the SQL returns rows in reverse (the as-of shape walks the index backwards).
+        positions: where each of ``columns`` sits in a row of the SQL, when the table leaves
+            some of the SQL's columns out (:meth:`without`); None when it has them all.
     """
 
     columns: tuple[Column, ...]
     reverse: bool = False
+    positions: tuple[int, ...] | None = None
+
+    def without(self, names: Collection[str]) -> Columnar:
+        """The same statement's table without the columns named ``names``: the COPY selects
+        only the rest, so they never cross the wire."""
+        kept = [(at, column) for at, column in enumerate(self.columns) if column.name not in names]
+        if len(kept) == len(self.columns):
+            return self
+        before = self.positions or tuple(range(len(self.columns)))
+        return replace(
+            self,
+            columns=tuple(column for _, column in kept),
+            positions=tuple(before[at] for at, _ in kept),
+        )
 
     @classmethod
     def of(cls, table: TableRef, *, reverse: bool = False) -> Columnar:
@@ -68,6 +84,9 @@ class Columnar:
     def from_rows(self, rows: Sequence[Sequence[Any]]) -> pyarrow.Table:
         """The table of rows fetched the ordinary way."""
         ordered = list(reversed(rows)) if self.reverse else rows
+        if self.positions is not None:
+            picked = self.positions
+            ordered = [tuple(row[at] for at in picked) for row in ordered]
         return arrow_from_rows(ordered, self.columns)
 
 

@@ -125,11 +125,14 @@ class Database(_Databases[Engine, Reader, Catalog]):
     _catalog_type = Catalog
     _ingests = SYNC_INGESTS
 
-    def frames(self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS) -> FrameReader[F]:
+    def frames(
+        self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS, bookkeeping: bool = True
+    ) -> FrameReader[F]:
         """The reader's reads answered as tables in ``form`` (``ARROW``, ``PANDAS``,
         ``POLARS``), on the read engine; ``.stream`` yields batches of at most ``batch_rows``
-        rows."""
-        return FrameReader(self.read_engine, form, batch_rows=batch_rows)
+        rows; ``bookkeeping=False`` leaves out ``revision``, ``knowledge_time_source``,
+        ``ingested_at`` and ``ingest_id`` (:class:`~mp_db.FrameReader`)."""
+        return FrameReader(self.read_engine, form, batch_rows=batch_rows, bookkeeping=bookkeeping)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -172,9 +175,12 @@ class AsyncDatabase(_Databases[AsyncEngine, AsyncReader, AsyncCatalog]):
     _catalog_type = AsyncCatalog
     _ingests = ASYNC_INGESTS
 
-    def frames(self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS) -> AsyncFrameReader[F]:
+    def frames(
+        self, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS, bookkeeping: bool = True
+    ) -> AsyncFrameReader[F]:
         """See :meth:`Database.frames`."""
-        return AsyncFrameReader(self.read_engine, form, batch_rows=batch_rows)
+        engine = self.read_engine
+        return AsyncFrameReader(engine, form, batch_rows=batch_rows, bookkeeping=bookkeeping)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

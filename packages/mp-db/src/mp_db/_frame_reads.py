@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from contextlib import AsyncExitStack, ExitStack, aclosing, closing
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -41,6 +42,7 @@ from mp_db._planner import planner_settings, planner_settings_async
 from mp_db._read_queries import Query
 from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
 from mp_db.exceptions import BadInputError
+from mp_schema.models import BOOKKEEPING_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow
@@ -78,12 +80,32 @@ class _Answered(BaseException):
         self.table = table
 
 
+def _left_out(bookkeeping: bool) -> frozenset[str]:
+    """The columns a reader's tables leave out."""
+    return frozenset() if bookkeeping else frozenset(BOOKKEEPING_COLUMNS)
+
+
+def _narrowed(request: Fetch, left_out: frozenset[str]) -> Fetch:
+    if request.columnar is None or not left_out:
+        return request
+    return replace(request, columnar=request.columnar.without(left_out))
+
+
 class _FrameSession(_Session):
-    """:class:`~mp_db._reads._Session` that answers a statement with columns as a table."""
+    """:class:`~mp_db._reads._Session` that answers a statement with columns as a table
+    (without the columns ``left_out`` names)."""
+
+    def __init__(
+        self, bind: Engine | Connection, stack: ExitStack, left_out: frozenset[str]
+    ) -> None:
+        super().__init__(bind, stack)
+        self.left_out = left_out
 
     def execute(self, request: Fetch) -> Any:
         if request.columnar is None:
             return super().execute(request)
+        request = _narrowed(request, self.left_out)
+        assert request.columnar is not None
         connection = self.connection()
         with planner_settings(connection, request.planner):
             table = fetch_arrow(connection, request.sql, request.parameters, request.columnar)
@@ -94,9 +116,17 @@ class _FrameSession(_Session):
 class _AsyncFrameSession(_AsyncSession):
     """:class:`_FrameSession` on asyncpg."""
 
+    def __init__(
+        self, bind: AsyncEngine | AsyncConnection, stack: AsyncExitStack, left_out: frozenset[str]
+    ) -> None:
+        super().__init__(bind, stack)
+        self.left_out = left_out
+
     async def execute(self, request: Fetch) -> Any:
         if request.columnar is None:
             return await super().execute(request)
+        request = _narrowed(request, self.left_out)
+        assert request.columnar is not None
         connection = await self.connection()
         async with planner_settings_async(connection, request.planner):
             columnar = request.columnar
@@ -229,21 +259,34 @@ class FrameReader(_FrameReads, Generic[F]):
             e.g. a REPEATABLE READ snapshot shared with row reads).
         form: what each read gives.
         batch_rows: the most rows one batch of :attr:`stream` holds.
+        bookkeeping: False leaves the bookkeeping columns out of every table
+            (:data:`~mp_schema.models.BOOKKEEPING_COLUMNS`: ``revision``,
+            ``knowledge_time_source``, ``ingested_at``, ``ingest_id``); they are then never
+            sent, which more than halves the bytes of a ``macro_observations`` read.
     """
 
     def __init__(
-        self, bind: Engine | Connection, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        bind: Engine | Connection,
+        form: Form[F],
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        bookkeeping: bool = True,
     ) -> None:
         self.bind, self.form, self.batch_rows = bind, form, batch_rows
+        self.bookkeeping = bookkeeping
 
     @property
     def stream(self) -> FrameStream[F]:
         """The same reads, each an iterator of batches of at most ``batch_rows`` rows."""
-        return FrameStream(self.bind, self.form, batch_rows=self.batch_rows)
+        return FrameStream(
+            self.bind, self.form, batch_rows=self.batch_rows, bookkeeping=self.bookkeeping
+        )
 
     def _drive(self, steps: Steps[T]) -> T:
         with translate_errors(), ExitStack() as stack:
-            return run(steps, _FrameSession(self.bind, stack).execute)
+            execute = _FrameSession(self.bind, stack, _left_out(self.bookkeeping)).execute
+            return run(steps, execute)
 
     def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         try:
@@ -272,18 +315,24 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
         form: Form[F],
         *,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        bookkeeping: bool = True,
     ) -> None:
         self.bind, self.form, self.batch_rows = bind, form, batch_rows
+        self.bookkeeping = bookkeeping
 
     @property
     def stream(self) -> AsyncFrameStream[F]:
         """The same reads, each an async iterator of batches (:class:`AsyncFrameStream`)."""
-        return AsyncFrameStream(self.bind, self.form, batch_rows=self.batch_rows)
+        return AsyncFrameStream(
+            self.bind, self.form, batch_rows=self.batch_rows, bookkeeping=self.bookkeeping
+        )
 
     async def _drive(self, steps: Steps[T]) -> T:
+        left_out = _left_out(self.bookkeeping)
         with translate_errors():
             async with AsyncExitStack() as stack:
-                return await run_async(steps, _AsyncFrameSession(self.bind, stack).execute)
+                execute = _AsyncFrameSession(self.bind, stack, left_out).execute
+                return await run_async(steps, execute)
 
     async def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         try:
@@ -320,19 +369,26 @@ class FrameStream(_FrameReads, Generic[F]):
         bind: as :class:`FrameReader`'s.
         form: what each batch is.
         batch_rows: the most rows one batch holds (at least 1).
+        bookkeeping: as :class:`FrameReader`'s.
     """
 
     def __init__(
-        self, bind: Engine | Connection, form: Form[F], *, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        bind: Engine | Connection,
+        form: Form[F],
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        bookkeeping: bool = True,
     ) -> None:
         if batch_rows < 1:
             raise BadInputError(f"batch_rows must be at least 1, not {batch_rows}")
         self.bind, self.form, self.batch_rows = bind, form, batch_rows
+        self.bookkeeping = bookkeeping
 
     def _batches(self, steps: Steps[Any]) -> Generator[F, None, None]:
         with translate_errors(), ExitStack() as stack:
             session = _StreamSession(self.bind, stack)
-            request = _statement(steps, session.execute)
+            request = _narrowed(_statement(steps, session.execute), _left_out(self.bookkeeping))
             assert request.columnar is not None  # only a statement with columns is _Asked
             connection = session.connection()
             tables = stream_arrow(
@@ -365,16 +421,19 @@ class AsyncFrameStream(_FrameReads, Generic[F]):
         form: Form[F],
         *,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        bookkeeping: bool = True,
     ) -> None:
         if batch_rows < 1:
             raise BadInputError(f"batch_rows must be at least 1, not {batch_rows}")
         self.bind, self.form, self.batch_rows = bind, form, batch_rows
+        self.bookkeeping = bookkeeping
 
     async def _batches(self, steps: Steps[Any]) -> AsyncGenerator[F, None]:
+        left_out = _left_out(self.bookkeeping)
         with translate_errors():
             async with AsyncExitStack() as stack:
                 session = _AsyncStreamSession(self.bind, stack)
-                request = await _statement_async(steps, session.execute)
+                request = _narrowed(await _statement_async(steps, session.execute), left_out)
                 assert request.columnar is not None  # only a statement with columns is _Asked
                 connection = await session.connection()
                 tables = stream_arrow_async(

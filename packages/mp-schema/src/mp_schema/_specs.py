@@ -28,7 +28,7 @@ from mp_schema._rules import (
 )
 from mp_schema.enums import KnowledgeTimeSource
 
-__all__ = ["COMMON_COLUMNS", "FactSpec", "fact_spec"]
+__all__ = ["BOOKKEEPING_COLUMNS", "COMMON_COLUMNS", "FactSpec", "fact_spec"]
 
 #: No foreign key (it made COPY 2-3x slower and served no read): ingest checks the series, and a
 #: trigger checks them for every other writer (:mod:`mp_schema._series_guard`).
@@ -51,6 +51,10 @@ INGEST_ID = Column("ingest_id", INT8, server_default="mp.current_ingest_id()")
 
 #: After the values, in this order: the bookkeeping columns every fact table has.
 _BOOKKEEPING = (REVISION, KNOWLEDGE_TIME_SOURCE, INGESTED_AT, INGEST_ID)
+
+#: The names of the bookkeeping columns: how and when a version was stored, not what it says
+#: (a frame read leaves them out when asked to, ``FrameReader(..., bookkeeping=False)``).
+BOOKKEEPING_COLUMNS: tuple[str, ...] = tuple(column.name for column in _BOOKKEEPING)
 
 #: The columns every fact table has, by name.
 COMMON_COLUMNS: dict[str, Column] = {

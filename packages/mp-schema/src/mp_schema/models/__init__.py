@@ -27,7 +27,7 @@ from mp_schema._rules import (
     SqlType,
     varchar,
 )
-from mp_schema._specs import COMMON_COLUMNS, FactSpec, fact_spec
+from mp_schema._specs import BOOKKEEPING_COLUMNS, COMMON_COLUMNS, FactSpec, fact_spec
 from mp_schema.models._base import NAMING_CONVENTION, SCHEMA, Base
 from mp_schema.models._bookkeeping import IngestLog, TimescaleFeature
 from mp_schema.models._catalog import DataSource, Instrument, Series
@@ -57,6 +57,7 @@ metadata = Base.metadata
 
 
 __all__ = [
+    "BOOKKEEPING_COLUMNS",
     "COMMON_COLUMNS",
     "FACT_MODELS",
     "FACT_SPECS",
