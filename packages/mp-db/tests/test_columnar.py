@@ -286,12 +286,7 @@ def test_text_that_breaks_fixed_width_falls_back(readers: Readers) -> None:
     columnar = Columnar((Column("word", "text", width=4), Column("n", "int4")))
     for word in ("ab ", "é€", ""):
         sql = f"SELECT CAST('{word}' AS varchar(4)) AS word, CAST(:n AS integer) AS n"
-        if readers.name == "sync":
-            with readers.engine.connect() as connection:
-                table = fetch_arrow(connection, sql, {"n": 3}, columnar)
-        else:
-            table = run(_fetch_async(readers.settings, sql, columnar))
-        assert table.to_pylist() == [{"word": word, "n": 3}]
+        assert _fetch(readers, sql, columnar).to_pylist() == [{"word": word, "n": 3}]
 
 
 def test_text_that_breaks_fixed_width_falls_back_without_the_columns_left_out(
@@ -307,12 +302,16 @@ def test_text_that_breaks_fixed_width_falls_back_without_the_columns_left_out(
             "SELECT CAST(:n AS integer) AS n, "
             f"CAST('{word}' AS varchar(4)) AS word, CAST(:n AS integer) + 2 AS m"
         )
-        if readers.name == "sync":
-            with readers.engine.connect() as connection:
-                table = fetch_arrow(connection, sql, {"n": 3}, columnar)
-        else:
-            table = run(_fetch_async(readers.settings, sql, columnar))
-        assert table.to_pylist() == [{"word": word, "m": 5}]
+        assert _fetch(readers, sql, columnar).to_pylist() == [{"word": word, "m": 5}]
+
+
+def _fetch(readers: Readers, sql: str, columnar: Columnar) -> pa.Table:
+    """``fetch_arrow`` (or its async twin) of ``sql`` with ``n`` = 3."""
+    if readers.name == "sync":
+        with readers.engine.connect() as connection:
+            return fetch_arrow(connection, sql, {"n": 3}, columnar)
+    table: pa.Table = run(_fetch_async(readers.settings, sql, columnar))
+    return table
 
 
 async def _fetch_async(settings: PostgresSettings, sql: str, columnar: Columnar) -> Any:
