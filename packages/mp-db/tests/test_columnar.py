@@ -314,6 +314,25 @@ def _fetch(readers: Readers, sql: str, columnar: Columnar) -> pa.Table:
     return table
 
 
+def test_a_coded_column_outside_its_list_is_read_as_rows(readers: Readers) -> None:
+    """A column sent as positions in its list of values gives those values and its NULLs;
+    one value outside the list makes the whole answer come from rows, with that value."""
+    columnar = Columnar(
+        (
+            Column("n", "int4"),
+            Column("source", "text", nullable=True, width=16, choices=("vendor", "rule")),
+        )
+    )
+    for values in (["rule", None, "vendor"], ["vendor", "captured", None]):
+        cells = ", ".join("NULL" if v is None else f"'{v}'" for v in values)
+        sql = (
+            "SELECT CAST(:n AS integer) + k AS n, CAST(v AS varchar(16)) AS source "  # noqa: S608
+            f"FROM unnest(ARRAY[{cells}]::text[]) WITH ORDINALITY AS u(v, k) ORDER BY k"
+        )
+        expected = [{"n": 4 + at, "source": value} for at, value in enumerate(values)]
+        assert _fetch(readers, sql, columnar).to_pylist() == expected
+
+
 async def _fetch_async(settings: PostgresSettings, sql: str, columnar: Columnar) -> Any:
     engine = create_async_db_engine(settings)
     try:

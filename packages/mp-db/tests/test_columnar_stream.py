@@ -34,7 +34,7 @@ from mp_db import (
 )
 from mp_db._columnar import Column, copy_statement
 from mp_db._columnar_fetch import stream_arrow, stream_arrow_async
-from mp_db._copy_batches import BatchDecoder
+from mp_db._copy_batches import BatchDecoder, CopyStreamError
 
 T = utc(2025, 1)
 MONTHS = 60
@@ -328,6 +328,48 @@ def test_text_that_breaks_fixed_width_is_walked_row_by_row(
         batches = run(_stream_async(mp_pg_settings, sql, columnar, 4))
     assert [batch.num_rows for batch in batches] == [4, 4, 4, 4, 4, 3]
     assert [row for batch in batches for row in batch.to_pylist()] == expected
+
+
+#: A coded column (sent as positions in its list) beside text that breaks the fixed width.
+_CODED = Columnar(
+    (
+        Column("word", "text", width=4),
+        Column("source", "text", nullable=True, width=16, choices=("vendor", "rule")),
+    )
+)
+
+
+def _coded_sql(unlisted: str) -> str:
+    return (
+        "SELECT CAST(CASE WHEN g % 4 = 0 THEN 'é' ELSE 'ab' END AS varchar(4)) AS word, "  # noqa: S608
+        "CAST(CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN 'rule' "
+        f"WHEN g = 5 THEN '{unlisted}' ELSE 'vendor' END AS varchar(16)) AS source "
+        "FROM generate_series(1, 9) g ORDER BY g"
+    )
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_coded_text_is_walked_row_by_row_and_an_unlisted_value_is_refused(
+    driver: str, engine: Engine, mp_pg_settings: PostgresSettings
+) -> None:
+    """Walked field by field, a coded column gives its listed values and its NULLs; a value
+    outside its list (only a table without its CHECK could hold one) is an error, not a
+    guess."""
+
+    def stream(sql: str) -> list[pa.Table]:
+        if driver == "sync":
+            with engine.connect() as connection:
+                return list(stream_arrow(connection, sql, {}, _CODED, 4))
+        return run(_stream_async(mp_pg_settings, sql, _CODED, 4))
+
+    expected = [
+        {"word": "é" if g % 4 == 0 else "ab", "source": [None, "rule", "vendor"][g % 3]}
+        for g in range(1, 10)
+    ]
+    batches = stream(_coded_sql("vendor"))
+    assert [row for batch in batches for row in batch.to_pylist()] == expected
+    with pytest.raises(CopyStreamError, match="source: a value outside vendor, rule"):
+        stream(_coded_sql("captured"))
 
 
 async def _stream_async(

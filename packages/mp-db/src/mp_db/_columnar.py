@@ -4,7 +4,9 @@ COPY bytes decoded with numpy into a pyarrow Table (shared by psycopg and asyncp
 PostgreSQL's binary COPY prefixes every field with its length, so rows of varying width
 can only be walked one by one. The statement here makes every row the same width instead:
 each NULL-able column is sent as ``coalesce(column, <zero>)`` plus an ``IS NULL`` flag, and
-each text column as ``rpad(column, <declared length>)`` plus its ``octet_length``. The whole
+each text column as ``rpad(column, <declared length>)`` plus its ``octet_length``, or, when
+the registry limits it to a list (``OneOf``: ``knowledge_time_source``), as its position in
+that list (two bytes instead of 22, decoded by one ``take`` from the list). The whole
 body is then one ``numpy.frombuffer`` with a structured dtype, and every column one strided
 copy. A row whose text is not one byte per character (non-ASCII) breaks the fixed width; the
 decoder checks every length word of every row (by induction, the first row that deviates
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mp_db._rows import ROW_TYPES, row_fields
 from mp_db._tables import FactTable
 from mp_db.exceptions import ConfigurationError
+from mp_schema.models import OneOf
 
 if TYPE_CHECKING:
     import numpy
@@ -88,12 +91,17 @@ class Column:
         kind: ``int2``, ``int4``, ``int8``, ``float8``, ``timestamptz`` or ``text``.
         nullable: whether it can be NULL (sent with an ``IS NULL`` flag).
         width: a text column's declared length in characters.
+        choices: the only values a text column can hold (its registry rule is ``OneOf``):
+            each is then sent as its 1-based position in this list, two bytes instead of the
+            padded text and its length (0 for a value outside the list, which makes the
+            decoder refuse the row rather than guess).
     """
 
     name: str
     kind: str
     nullable: bool = False
     width: int = 0
+    choices: tuple[str, ...] = ()
 
 
 def _kind(fact: FactTable, column: str) -> str:
@@ -113,7 +121,9 @@ def fact_columns(fact: FactTable, *, nullable: bool = False) -> tuple[Column, ..
         if kind == "text" and not width:
             raise ConfigurationError(f"{fact.name}.{name}: columnar reads need a VARCHAR(n)")
         optional = nullable or bool(fact.table.columns[name].nullable)
-        result.append(Column(name, kind, optional, width))
+        rule = fact.spec.column(name).rule(OneOf)
+        choices = tuple(member.value for member in rule.enum) if isinstance(rule, OneOf) else ()
+        result.append(Column(name, kind, optional, width, choices))
     return tuple(result)
 
 
@@ -156,7 +166,12 @@ def render_sql(sql: str, parameters: Mapping[str, Any]) -> str:
 
 def _expressions(column: Column) -> list[str]:
     quoted = f'r."{column.name}"'
-    if column.kind == "text":
+    if column.choices:
+        listed = ", ".join("'" + choice.replace("'", "''") + "'" for choice in column.choices)
+        position = f"array_position(ARRAY[{listed}]::text[], {quoted}::text)"
+        # NULL (the column's or an unlisted value's) goes as 0; the flag tells them apart.
+        parts = [f"coalesce({position}, 0)::int2"]
+    elif column.kind == "text":
         value = f"coalesce({quoted}, '')" if column.nullable else quoted
         parts = [f"rpad({value}, {column.width})", f"octet_length({value})::int2"]
     elif column.nullable:
@@ -222,7 +237,9 @@ def _wire_fields(columns: Sequence[Column]) -> tuple[list[tuple[str, str]], dict
         lengths[f"{name}.length"] = width
 
     for index, column in enumerate(columns):
-        if column.kind == "text":
+        if column.choices:
+            add(f"{index}", 2, ">i2")
+        elif column.kind == "text":
             add(f"{index}", column.width, f"S{column.width}")
             add(f"{index}.octets", 2, ">i2")
         else:
@@ -288,6 +305,8 @@ def _arrow_column(
     arrow: Any, numpy: Any, records: numpy.ndarray, index: int, column: Column
 ) -> Any:
     mask = records[f"{index}.null"].astype(bool) if column.nullable else None
+    if column.choices:
+        return _chosen(arrow, numpy, records[f"{index}"], column.choices, mask)
     if column.kind == "text":
         return _text(arrow, numpy, records[f"{index}"], records[f"{index}.octets"], mask)
     values = records[f"{index}"]
@@ -315,6 +334,18 @@ def _text(arrow: Any, numpy: Any, padded: Any, octets: Any, mask: Any) -> Any:
     validity = None if mask is None else arrow.array(~mask).buffers()[1]
     buffers = [validity, arrow.py_buffer(offsets), arrow.py_buffer(data)]
     return arrow.Array.from_buffers(arrow.string(), count, buffers, null_count=-1)
+
+
+def _chosen(arrow: Any, numpy: Any, codes: Any, choices: Sequence[str], mask: Any) -> Any:
+    """The strings a coded column's positions name; None when a value that is not NULL was
+    outside the list (code 0), so the caller reads the answer as rows."""
+    positions = codes.astype("<i4") - 1
+    present = numpy.ones(len(positions), bool) if mask is None else ~mask
+    if (positions[present] < 0).any():
+        return None
+    positions[~present] = 0
+    picked = arrow.array(positions, mask=None if mask is None else mask)
+    return arrow.array(list(choices), arrow.string()).take(picked)
 
 
 _ARROW_TYPES = {

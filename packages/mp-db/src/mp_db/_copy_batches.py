@@ -165,9 +165,14 @@ def _values(fields: list[bytes | None], columns: Sequence[Column]) -> list[Any]:
     values, at = [], 0
     for column in columns:
         raw = fields[at]
-        if column.kind == "text":
+        value: Any
+        if column.choices:
+            flagged = column.nullable and fields[at + 1] == b"\x01"
+            value = None if raw is None or flagged else _choice(column, raw)
+            at += 1
+        elif column.kind == "text":
             octets = struct.unpack(">h", fields[at + 1] or b"\0\0")[0]
-            value: Any = None if raw is None else raw[:octets].decode()
+            value = None if raw is None else raw[:octets].decode()
             at += 2
         else:
             value = None if raw is None else _scalar(column.kind, raw)
@@ -178,6 +183,14 @@ def _values(fields: list[bytes | None], columns: Sequence[Column]) -> list[Any]:
             at += 1
         values.append(value)
     return values
+
+
+def _choice(column: Column, raw: bytes) -> str:
+    """The value a coded column's position names (a NULL is flagged, not asked here)."""
+    code: int = struct.unpack(">h", raw)[0]
+    if 0 < code <= len(column.choices):
+        return column.choices[code - 1]
+    raise CopyStreamError(f"{column.name}: a value outside {', '.join(column.choices)}")
 
 
 def _scalar(kind: str, raw: bytes) -> Any:
