@@ -80,6 +80,38 @@ def test_drift_is_reported(mp_database: TestDatabase) -> None:
         check(mp_database.settings)
 
 
+def test_drift_alembic_does_not_see_is_reported(mp_database: TestDatabase) -> None:
+    """A CHECK dropped, a primary key rebuilt with INCLUDE and a series trigger dropped behind
+    the migrations' back (none of which alembic compares) are each reported by check, with
+    the statement that would put it back."""
+    changes = [
+        (
+            "ALTER TABLE mp.macro_observations"
+            " DROP CONSTRAINT ck_macro_observations_knowledge_time_source_enum",
+            "ck_macro_observations_knowledge_time_source_enum",
+        ),
+        (
+            "ALTER TABLE mp.rate_fixings DROP CONSTRAINT pk_rate_fixings,"
+            " ADD CONSTRAINT pk_rate_fixings PRIMARY KEY (series_id, obs_time, knowledge_time)"
+            " INCLUDE (value)",
+            "pk_rate_fixings",
+        ),
+        ("DROP TRIGGER series_exists ON mp.curve_points", "series_exists"),
+    ]
+    with mp_database.connect() as connection:
+        for statement, _ in changes:
+            connection.execute(statement)
+    with pytest.raises(SchemaDriftError) as raised:
+        check(mp_database.settings)
+    reported = "\n".join(raised.value.differences)
+    for _, named in changes:
+        assert named in reported, (named, reported)
+    assert "ON mp.curve_points" in reported
+    assert "mp.rate_fixings ADD CONSTRAINT pk_rate_fixings" in reported
+    assert all(line.startswith("needs: ") for line in raised.value.differences)
+    assert not any("RAISE EXCEPTION" in line for line in raised.value.differences)
+
+
 def test_base_leaves_nothing_behind(mp_empty_database: TestDatabase) -> None:
     """Downgrading to base removes mp's schema, tables, types, functions and role grants."""
     settings = mp_empty_database.settings
