@@ -235,6 +235,24 @@ def stored_rows(engine: Engine, shape: TableShape) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in result]
 
 
+def check_ingest(built: Built) -> None:
+    """Each batch's IngestReport has the model's counts and adds up, and the table holds
+    exactly the model's rows (values, revisions, sources) at the end."""
+    import pytest
+
+    expected_rows = [built.model.row(row) for row in built.model.stored()]
+    stored = [
+        {key: value for key, value in row.items() if key != "ingest_id"} for row in built.stored
+    ]
+    if stored != expected_rows:
+        pytest.fail(f"stored rows on {built.label}\n{difference(expected_rows, stored)}")
+    for number, (expected, report) in enumerate(built.reports, start=1):
+        assert expected.invariant_holds()
+        got = {name: getattr(report, name, "<missing>") for name in expected.__dataclass_fields__}
+        assert got == vars(expected), f"report of batch {number} on {built.label}"
+        assert report.elapsed_seconds >= 0
+
+
 @contextmanager
 def scenario_database(server: Any, template: str) -> Iterator[PostgresSettings]:
     """A migrated database of its own for one scenario."""
@@ -242,11 +260,27 @@ def scenario_database(server: Any, template: str) -> Iterator[PostgresSettings]:
         yield database.settings
 
 
+def as_frame(batch: list[dict[str, Any]]) -> Any:
+    """A batch as the pyarrow Table a connector would build from it (a column per key any
+    row has, None where a row lacks it), for the frame path of ``ingest``."""
+    import pyarrow
+
+    names = list(dict.fromkeys(name for row in batch for name in row))
+    return pyarrow.Table.from_pylist([{name: row.get(name) for name in names} for row in batch])
+
+
 def build(
-    shape: TableShape, *, seed: int, keep: str, driver: str, settings: PostgresSettings
+    shape: TableShape,
+    *,
+    seed: int,
+    keep: str,
+    driver: str,
+    settings: PostgresSettings,
+    frames: bool = False,
 ) -> Built:
     """Create the scenario's series, generate its batches and ingest each into the model and
-    into mp-db (with ``driver``), recording reports and cutoffs."""
+    into mp-db (with ``driver``; each batch as a pyarrow Table with ``frames``), recording
+    reports and cutoffs."""
     engine = create_sync_engine(settings)
     try:
         series_ids = create_series(engine, shape.kind, 2)
@@ -275,18 +309,19 @@ def build(
                 zip(plan.batches, plan.keep_republications, strict=True), start=1
             ):
                 expected = built.model.ingest(batch, ingest_id=number, keep_republications=flag)
-                report = ingest(engine, shape.name, batch, keep_republications=flag)
+                sent = as_frame(batch) if frames else batch
+                report = ingest(engine, shape.name, sent, keep_republications=flag)
                 built.reports.append((expected, report))
                 built.cutoffs.append((built.model.cutoff(), _take_cutoff(reader)))
         else:
-            asyncio.run(_build_async(built))
+            asyncio.run(_build_async(built, frames=frames))
         built.stored = stored_rows(engine, shape)
         return built
     finally:
         engine.dispose()
 
 
-async def _build_async(built: Built) -> None:
+async def _build_async(built: Built, *, frames: bool) -> None:
     engine = create_async_db_engine(built.settings)
     try:
         reader = AsyncReader(engine)
@@ -295,7 +330,8 @@ async def _build_async(built: Built) -> None:
             zip(built.plan.batches, built.plan.keep_republications, strict=True), start=1
         ):
             expected = built.model.ingest(batch, ingest_id=number, keep_republications=flag)
-            report = await ingest_async(engine, built.shape.name, batch, keep_republications=flag)
+            sent = as_frame(batch) if frames else batch
+            report = await ingest_async(engine, built.shape.name, sent, keep_republications=flag)
             built.reports.append((expected, report))
             built.cutoffs.append((built.model.cutoff(), await _take_cutoff_async(reader)))
     finally:

@@ -112,6 +112,10 @@ class ColumnChunk:
         rows = slice(self.start, self.end)
         return binary_copy([_take(column, rows) for column in self.batch.columns.values()])
 
+    def staged_rows(self, rows: Any) -> bytes:
+        """The staged columns of some of the batch's rows (positions in the batch)."""
+        return binary_copy([_take(column, rows) for column in self.batch.columns.values()])
+
     def judged(self, keep_republications: bool) -> tuple[Any, Any, tuple[int, int, int]]:
         """For a chunk with nothing stored: the batch rows to store, their revisions, and
         (inserted, revisions, unchanged) as the row path counts them."""

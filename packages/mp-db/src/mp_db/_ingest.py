@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mp_config.steps import Steps, async_method, run, run_async, sync_method
 from mp_db._column_batch import ColumnBatch, ColumnChunk, column_batch
 from mp_db._column_checks import checked_columns
+from mp_db._columnar_fetch import Columnar, fetch_arrow, fetch_arrow_async
 from mp_db._columns import frame_columns, frame_rows, frame_stream
 from mp_db._error_mapping import translate_errors
 from mp_db._ingest_sql import (
@@ -37,6 +38,12 @@ from mp_db._ingest_sql import (
     ingest_sql,
 )
 from mp_db._invalidation import Invalidation, invalidation
+from mp_db._stored_judgement import (
+    arrow_installed,
+    judge_against_stored,
+    stored_columnar,
+    stored_rows_sql,
+)
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_db._validation import DEFAULT_MAX_ROWS, ValidatedBatch, validate_batch
 from mp_db.exceptions import IngestValidationError, RowProblem, SerializationError
@@ -408,6 +415,15 @@ class _Execute:
 
 
 @dataclass(frozen=True)
+class _Fetch:
+    """Fetch a statement's rows as a pyarrow Table (binary COPY, :mod:`mp_db._columnar_fetch`)."""
+
+    sql: str
+    parameters: dict[str, Any]
+    columnar: Columnar
+
+
+@dataclass(frozen=True)
 class _Copy:
     """Binary COPY into ``schema.table`` (the staging table or the hypertable) of ``rows``:
     row tuples, or the whole binary COPY stream already built from columns."""
@@ -542,11 +558,22 @@ def _write_chunk(
         "ingest_id": ingest_id,
     }
     if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
+        staged, sending = chunk.staged, len(chunk)
+        if isinstance(chunk, ColumnChunk) and not keep_republications and arrow_installed():
+            # A re-run's rows are mostly settled by what is stored: judged here on columns,
+            # only the rest goes through staging and the merge (mp_db._stored_judgement).
+            stored = yield _Fetch(stored_rows_sql(fact), bounds, stored_columnar(fact))
+            judged = judge_against_stored(chunk, stored)
+            if judged is not None:
+                tally.add(_Counts(unchanged=judged.unchanged, already_stored=judged.already_stored))
+                if not len(judged.rows):
+                    return
+                staged, sending = partial(chunk.staged_rows, judged.rows), len(judged.rows)
         yield _Execute(sql.truncate_staging, {})
-        yield _Copy(sql.staging, "pg_temp", sql.copy, chunk.staged(), with_revision=False)
+        yield _Copy(sql.staging, "pg_temp", sql.copy, staged(), with_revision=False)
         already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
         tally.add(_Counts(already_stored=already))
-        if already < len(chunk):
+        if already < sending:
             tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
     else:
         kept, counts = chunk.versions(ingest_id, keep_republications)
@@ -686,9 +713,13 @@ class _Ingests(Generic[TG]):
 # -- the two drivers: how a statement, a COPY and a transaction run ------------------------------
 
 
-def _statement_sync(connection: Connection, fact: FactTable, step: _Execute | _Copy) -> Any:
+def _statement_sync(
+    connection: Connection, fact: FactTable, step: _Execute | _Fetch | _Copy
+) -> Any:
     if isinstance(step, _Execute):
         return step.want.answer(connection.execute(text(step.sql), step.parameters))
+    if isinstance(step, _Fetch):
+        return fetch_arrow(connection, step.sql, step.parameters, step.columnar)
     raw = connection.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(step.statement) as copy:
@@ -734,10 +765,12 @@ class _SyncIngests(_Ingests[Connection | Engine]):
 
 
 async def _statement_async(
-    connection: AsyncConnection, fact: FactTable, step: _Execute | _Copy
+    connection: AsyncConnection, fact: FactTable, step: _Execute | _Fetch | _Copy
 ) -> Any:
     if isinstance(step, _Execute):
         return step.want.answer(await connection.execute(text(step.sql), step.parameters))
+    if isinstance(step, _Fetch):
+        return await fetch_arrow_async(connection, step.sql, step.parameters, step.columnar)
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
