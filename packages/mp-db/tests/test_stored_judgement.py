@@ -19,7 +19,12 @@ from mp_db._column_batch import ColumnChunk, column_batch
 from mp_db._column_checks import checked_columns
 from mp_db._columnar_fetch import fetch_arrow
 from mp_db._columns import frame_columns
-from mp_db._stored_judgement import judge_against_stored, stored_columnar, stored_rows_sql
+from mp_db._stored_judgement import (
+    judge_against_stored,
+    judge_records,
+    stored_columnar,
+    stored_rows_sql,
+)
 from mp_db._tables import resolve_table
 
 
@@ -34,25 +39,19 @@ def _history(series_id: int) -> list[dict[str, object]]:
     return rows
 
 
-def test_a_rerun_is_settled_on_columns_with_the_merges_counts(
-    engine: Engine, make_series: SeriesMaker
-) -> None:
-    """A history sent again as a frame: every row is already stored or unchanged, none goes
-    to staging, and the report is the one the same rows as dicts get from the merge."""
+def test_a_rerun_is_settled_on_columns(engine: Engine, make_series: SeriesMaker) -> None:
+    """A history sent again, as a frame or as dicts: every row is already stored or unchanged,
+    none goes to staging, and the report says so; the frame's columns and the dicts' records
+    are judged alike."""
     by_frame, by_dicts = make_series(), make_series()
-    ingest(engine, "macro", _history(by_frame))
+    first = ingest(engine, "macro", _history(by_frame))
     ingest(engine, "macro", _history(by_dicts))
+    assert (first.inserted, first.unchanged) == (9, 9)
     frame = pa.Table.from_pylist(_history(by_frame))
-    again = ingest(engine, "macro", frame)
-    merged = ingest(engine, "macro", _history(by_dicts))
-    assert (again.inserted, again.already_stored, again.unchanged) == (0, 9, 9)
-    assert (again.received, again.inserted, again.revisions, again.unchanged) == (
-        merged.received,
-        merged.inserted,
-        merged.revisions,
-        merged.unchanged,
-    )
-    assert (again.already_stored, again.conflicts) == (merged.already_stored, merged.conflicts)
+    for again in (ingest(engine, "macro", frame), ingest(engine, "macro", _history(by_dicts))):
+        counts = (again.received, again.inserted, again.revisions, again.conflicts)
+        assert counts == (18, 0, 0, 0)
+        assert (again.already_stored, again.unchanged) == (9, 9)
 
     chunk = _chunk(frame)
     with engine.connect() as connection:
@@ -63,6 +62,10 @@ def test_a_rerun_is_settled_on_columns_with_the_merges_counts(
     judged = judge_against_stored(chunk, stored)
     assert judged is not None
     assert (len(judged.rows), judged.already_stored, judged.unchanged) == (0, 9, 9)
+    records = chunk.batch.records()[chunk.start : chunk.end]
+    as_records = judge_records(fact, records, stored)
+    assert as_records is not None
+    assert (len(as_records.rows), as_records.already_stored, as_records.unchanged) == (0, 9, 9)
 
 
 def _chunk(frame: pa.Table) -> ColumnChunk:

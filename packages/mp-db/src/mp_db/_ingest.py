@@ -41,6 +41,7 @@ from mp_db._invalidation import Invalidation, invalidation
 from mp_db._stored_judgement import (
     arrow_installed,
     judge_against_stored,
+    judge_records,
     stored_columnar,
     stored_rows_sql,
 )
@@ -267,6 +268,9 @@ class _RecordChunk:
 
     def staged(self) -> Sequence[tuple[Any, ...]]:
         return self.rows
+
+    def staged_rows(self, rows: Any) -> Sequence[tuple[Any, ...]]:
+        return [self.rows[at] for at in rows]
 
     def versions(
         self, ingest_id: int, keep_republications: bool
@@ -558,12 +562,17 @@ def _write_chunk(
         "ingest_id": ingest_id,
     }
     if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
-        staged, sending = chunk.staged, len(chunk)
-        if isinstance(chunk, ColumnChunk) and not keep_republications and arrow_installed():
+        staged: Callable[[], Any] = chunk.staged
+        sending = len(chunk)
+        if not keep_republications and arrow_installed():
             # A re-run's rows are mostly settled by what is stored: judged here on columns,
             # only the rest goes through staging and the merge (mp_db._stored_judgement).
             stored = yield _Fetch(stored_rows_sql(fact), bounds, stored_columnar(fact))
-            judged = judge_against_stored(chunk, stored)
+            judged = (
+                judge_against_stored(chunk, stored)
+                if isinstance(chunk, ColumnChunk)
+                else judge_records(fact, chunk.rows, stored)
+            )
             if judged is not None:
                 tally.add(_Counts(unchanged=judged.unchanged, already_stored=judged.already_stored))
                 if not len(judged.rows):

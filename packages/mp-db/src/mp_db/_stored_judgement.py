@@ -14,6 +14,8 @@ with numpy by the merge's own rules:
   knowledge_time), a row whose values equal the version before it is ``unchanged``.
 
 Only the other rows go to staging, where the merge judges them against the store as it is then.
+A frame's chunk is judged on its columns; the row path's records (dicts) are turned into the same
+key and value columns first (:func:`judge_records`).
 Dropping the unchanged rows changes no other row's verdict or revision: each has the values of
 the version before it, so the sequence of value changes is the same without them.
 
@@ -23,7 +25,9 @@ the judgement give up (``None``) and the chunk takes the merge's path whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mp_db._column_batch import ColumnChunk, _take
@@ -39,9 +43,14 @@ __all__ = [
     "Judged",
     "arrow_installed",
     "judge_against_stored",
+    "judge_columns",
+    "judge_records",
     "stored_columnar",
     "stored_rows_sql",
 ]
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -150,12 +159,68 @@ def judge_against_stored(chunk: ColumnChunk, stored: pyarrow.Table) -> Judged | 
 
     fact = chunk.batch.fact
     rows = numpy.arange(chunk.start, chunk.end)
+    columns = {name: _take(chunk.batch.columns[name], rows) for name in (*fact.key, *fact.values)}
+    return judge_columns(fact, columns, rows, stored)
+
+
+def judge_records(
+    fact: FactTable, records: Sequence[tuple[Any, ...]], stored: pyarrow.Table
+) -> Judged | None:
+    """:func:`judge_against_stored` for the row path's records (``FactTable.staged`` order):
+    ``rows`` are positions in ``records``; None also when a record holds a NaN (the merge
+    compares it as a value, a column would call it NULL)."""
+    import numpy
+
+    columns = {}
+    for name in (*fact.key, *fact.values):
+        at = fact.staged.index(name)
+        try:
+            column = _record_column(fact.column_type(name), [record[at] for record in records])
+        except (TypeError, ValueError, OverflowError):
+            return None  # a value of a kind this does not compare: the merge judges it
+        if column is None:
+            return None
+        columns[name] = column
+    return judge_columns(fact, columns, numpy.arange(len(records)), stored)
+
+
+def _record_column(copy_type: str, cells: list[Any]) -> PayloadColumn | None:
+    """One record column as a :class:`PayloadColumn` (its NULLs flagged, never NaN)."""
+    import numpy
+
+    nulls = numpy.fromiter((cell is None for cell in cells), bool, len(cells))
+    flagged = nulls if nulls.any() else None
+    if copy_type == "text":
+        texts = tuple(sorted({cell for cell in cells if cell is not None}))
+        return PayloadColumn("text", _codes(texts, cells), flagged, texts)
+    if copy_type == "timestamptz":
+        micros = (0 if cell is None else (cell - _UNIX_EPOCH) // _MICROSECOND for cell in cells)
+        return PayloadColumn(copy_type, numpy.fromiter(micros, numpy.int64, len(cells)), flagged)
+    if copy_type == "float8":
+        values = numpy.fromiter(
+            (0.0 if cell is None else cell for cell in cells), float, len(cells)
+        )
+        if numpy.isnan(values).any():
+            return None
+        return PayloadColumn(copy_type, values, flagged)
+    values = numpy.fromiter(
+        (0 if cell is None else cell for cell in cells), numpy.int64, len(cells)
+    )
+    return PayloadColumn(copy_type, values, flagged)
+
+
+def judge_columns(
+    fact: FactTable, columns: dict[str, PayloadColumn], rows: Any, stored: pyarrow.Table
+) -> Judged | None:
+    """The judgement on a chunk's key and value ``columns``; ``rows`` names each row in
+    what :attr:`Judged.rows` gives back."""
+    import numpy
+
     size, count = len(rows), stored.num_rows
     from_batch = numpy.r_[numpy.zeros(count, bool), numpy.ones(size, bool)]
     merged: dict[str, _Cells] = {}
-    order = None
     for name in (*fact.key, *fact.values):
-        column = _take(chunk.batch.columns[name], rows)
+        column = columns[name]
         texts = column.texts
         if column.copy_type == "text":
             cells = stored.column(name).to_pylist()
