@@ -112,9 +112,15 @@ class ColumnChunk:
         rows = slice(self.start, self.end)
         return binary_copy([_take(column, rows) for column in self.batch.columns.values()])
 
-    def staged_rows(self, rows: Any) -> bytes:
-        """The staged columns of some of the batch's rows (positions in the batch)."""
-        return binary_copy([_take(column, rows) for column in self.batch.columns.values()])
+    def versions_of(self, rows: Any, revision: Any, ingest_id: int) -> bytes:
+        """The COPY of some of the batch's rows (positions in the batch) to store, with their
+        revisions and ``ingest_id``."""
+        import numpy
+
+        columns = [_take(column, rows) for column in self.batch.columns.values()]
+        columns.append(PayloadColumn("int2", numpy.asarray(revision, dtype=numpy.int64)))
+        columns.append(PayloadColumn("int8", numpy.full(len(rows), ingest_id, dtype=numpy.int64)))
+        return binary_copy(columns)
 
     def judged(self, keep_republications: bool) -> tuple[Any, Any, tuple[int, int, int]]:
         """For a chunk with nothing stored: the batch rows to store, their revisions, and

@@ -269,8 +269,11 @@ class _RecordChunk:
     def staged(self) -> Sequence[tuple[Any, ...]]:
         return self.rows
 
-    def staged_rows(self, rows: Any) -> Sequence[tuple[Any, ...]]:
-        return [self.rows[at] for at in rows]
+    def versions_of(self, rows: Any, revision: Any, ingest_id: int) -> Sequence[tuple[Any, ...]]:
+        return [
+            (*self.rows[at], int(number), ingest_id)
+            for at, number in zip(rows, revision, strict=True)
+        ]
 
     def versions(
         self, ingest_id: int, keep_republications: bool
@@ -562,11 +565,9 @@ def _write_chunk(
         "ingest_id": ingest_id,
     }
     if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
-        staged: Callable[[], Any] = chunk.staged
-        sending = len(chunk)
         if not keep_republications and arrow_installed():
-            # A re-run's rows are mostly settled by what is stored: judged here on columns,
-            # only the rest goes through staging and the merge (mp_db._stored_judgement).
+            # Judged on columns against the stored versions, fetched once, by the merge's
+            # rules; what is new is COPYed in with its revision (mp_db._stored_judgement).
             stored = yield _Fetch(stored_rows_sql(fact), bounds, stored_columnar(fact))
             judged = (
                 judge_against_stored(chunk, stored)
@@ -574,15 +575,25 @@ def _write_chunk(
                 else judge_records(fact, chunk.rows, stored)
             )
             if judged is not None:
-                tally.add(_Counts(unchanged=judged.unchanged, already_stored=judged.already_stored))
-                if not len(judged.rows):
-                    return
-                staged, sending = partial(chunk.staged_rows, judged.rows), len(judged.rows)
+                inserted = len(judged.rows)
+                if inserted:
+                    versions = chunk.versions_of(judged.rows, judged.revision, ingest_id)
+                    yield _Copy(fact.name, "mp", sql.copy_target, versions, with_revision=True)
+                tally.add(
+                    _Counts(
+                        inserted,
+                        judged.revisions,
+                        judged.unchanged,
+                        judged.already_stored,
+                        judged.conflicts,
+                    )
+                )
+                return
         yield _Execute(sql.truncate_staging, {})
-        yield _Copy(sql.staging, "pg_temp", sql.copy, staged(), with_revision=False)
+        yield _Copy(sql.staging, "pg_temp", sql.copy, chunk.staged(), with_revision=False)
         already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
         tally.add(_Counts(already_stored=already))
-        if already < sending:
+        if already < len(chunk):
             tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
     else:
         kept, counts = chunk.versions(ingest_id, keep_republications)

@@ -1,26 +1,27 @@
-"""A chunk judged against what is stored, on the client: the rows the merge would only count.
+"""A chunk judged against what is stored, on the client, by the merge's rules.
 
-A re-run sends rows that are mostly stored already (the same key and values) or republications
-of a stored version (a later vintage repeating the value before it, which mp does not store).
-The merge statement (:mod:`mp_db._ingest_sql`) settles them too, but only after every row went
-through staging and a window over the whole history of its observations: an unchanged re-run of
-782,700 rows spent 2.6 of its 3.5 s there. Here the chunk's stored rows (key and values, within
-the bounds the merge reads) come back as one binary COPY, and the chunk is judged against them
-with numpy by the merge's own rules:
+Where anything is stored in a chunk's span, the merge statement (:mod:`mp_db._ingest_sql`)
+used to judge every row: each went through staging and a window over the whole history of its
+observation, which cost an unchanged re-run of 782,700 rows 2.6 of its 3.5 s. Here the chunk's
+stored rows (key and values, within each series' span) come back as one binary COPY, and the
+chunk is judged against them with numpy, exactly as the merge judges:
 
 * a row whose key is stored with the same values is ``already_stored``; with other values it is
-  a conflict, left for the merge to count, and is no one's previous version;
+  a conflict (the stored row wins) and is no one's previous version;
 * in the history of each observation (its stored versions and the chunk's other rows, by
-  knowledge_time), a row whose values equal the version before it is ``unchanged``.
+  knowledge_time), a row whose values equal the version before it is ``unchanged``;
+* every other row is stored, its revision the count of value changes before it in that
+  history (the first version 0), a ``revision`` when an earlier version precedes it.
 
-Only the other rows go to staging, where the merge judges them against the store as it is then.
-A frame's chunk is judged on its columns; the row path's records (dicts) are turned into the same
-key and value columns first (:func:`judge_records`).
-Dropping the unchanged rows changes no other row's verdict or revision: each has the values of
-the version before it, so the sequence of value changes is the same without them.
+What is stored is then COPYed straight into the hypertable with its revision, as a first load
+is. Like it, this runs under the ingest's chunk and series locks, taken before the stored rows
+are read, so no other mp ingest writes those series in between. A frame's chunk is judged on
+its columns; the row path's records (dicts) are turned into the same key and value columns
+first (:func:`judge_records`).
 
-A stored value the batch could not carry (a NaN stored as such: a frame's NaN means NULL) makes
-the judgement give up (``None``) and the chunk takes the merge's path whole.
+A stored value the batch could not carry (a NaN stored as such: a frame's NaN means NULL), or a
+record value of a kind it does not compare, makes the judgement give up (``None``): the chunk
+then goes through staging and the merge, as every chunk did before.
 """
 
 from __future__ import annotations
@@ -50,22 +51,31 @@ __all__ = [
 ]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Revisions are smallint: the merge statement caps them the same way.
+_MAX_REVISION = 32767
 _MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
 class Judged:
-    """What the chunk sends on, and what it already settled.
+    """Every row of the chunk, judged as the merge judges it.
 
     Attributes:
-        rows: the batch rows (positions in the batch) still to go through the merge.
+        rows: the rows to store (positions as the caller numbered them), in key order.
+        revision: each stored row's revision: the value changes before it in its
+            observation's history, stored versions included (capped as the merge caps it).
+        revisions: rows to store that follow an earlier version of their observation.
         already_stored: rows whose key is stored with the same values.
         unchanged: rows repeating the values of the version before them.
+        conflicts: rows whose key is stored with other values (the stored row wins).
     """
 
     rows: Any
+    revision: Any
+    revisions: int
     already_stored: int
     unchanged: int
+    conflicts: int
 
 
 def arrow_installed() -> bool:
@@ -246,15 +256,21 @@ def judge_columns(
     # The merge's history: the stored versions and the batch rows still candidates, by key.
     history = numpy.flatnonzero(~(already | conflict))
     remaining = {name: cells.take(history) for name, cells in merged.items()}
-    repeats = _same_run(remaining, fact.observation) & _same_run(remaining, fact.values)
-    unchanged = numpy.zeros(len(mine), bool)
-    unchanged[history] = repeats
-    unchanged &= mine
-    onward = mine & ~already & ~unchanged
+    following = _same_run(remaining, fact.observation)  # not its observation's first version
+    changed = ~(following & _same_run(remaining, fact.values))
+    # A revision counts the value changes before a version, from its observation's first.
+    counted = numpy.cumsum(changed)
+    firsts = numpy.maximum.accumulate(numpy.where(following, 0, numpy.arange(len(history))))
+    revision = numpy.minimum(counted - counted[firsts], _MAX_REVISION)
+    candidate = mine[history]
+    stored_here = candidate & changed
     return Judged(
-        rows=numpy.sort(origin[onward]),
+        rows=origin[history][stored_here],
+        revision=revision[stored_here],
+        revisions=int((stored_here & following).sum()),
         already_stored=int(already.sum()),
-        unchanged=int(unchanged.sum()),
+        unchanged=int((candidate & ~changed).sum()),
+        conflicts=int(conflict.sum()),
     )
 
 
