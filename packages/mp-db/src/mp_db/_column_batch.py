@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mp_db._copy_payload import PayloadColumn, binary_copy
@@ -41,6 +42,10 @@ def payload_column(copy_type: str, array: Any) -> PayloadColumn:
     import numpy
 
     if copy_type == "text":
+        first = array[0] if len(array) else None
+        if isinstance(first, str) and bool((array == first).all()):
+            # One value throughout (a default source): one comparison per cell in C.
+            return PayloadColumn("text", numpy.zeros(len(array), numpy.int64), None, (str(first),))
         # Hashing, not sorting: a text column repeats a few values (a source, a status).
         cells = array.tolist()
         texts = sorted(set(cells) - {None})
@@ -179,9 +184,9 @@ class ColumnBatch:
     def __len__(self) -> int:
         return len(self.first_index)
 
-    @property
+    @cached_property
     def series_ids(self) -> list[int]:
-        """The distinct series, sorted."""
+        """The distinct series, sorted (asked for several times per ingest)."""
         import numpy
 
         return [int(value) for value in numpy.unique(self.columns["series_id"].values)]
