@@ -14,6 +14,7 @@ makes it answer ``None``: ingest then runs the row validator, which names each p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -25,7 +26,15 @@ from mp_db.exceptions import RowProblem
 if TYPE_CHECKING:
     from mp_db._tables import FactTable
 
-__all__ = ["ColumnBatch", "ColumnChunk", "column_batch", "instant", "payload_column"]
+__all__ = [
+    "ColumnBatch",
+    "ColumnChunk",
+    "column_batch",
+    "instant",
+    "payload_column",
+    "revision_numbers",
+    "text_codes",
+]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Revisions are smallint: the merge statement caps them the same way.
@@ -37,6 +46,26 @@ def instant(microseconds: Any) -> datetime:
     return _UNIX_EPOCH + timedelta(microseconds=int(microseconds))
 
 
+def text_codes(texts: Sequence[str], cells: list[Any]) -> Any:
+    """Each cell's position in ``texts`` (-1 for NULL or a text not in it), by hashing: a text
+    column repeats a few values (a source, a status)."""
+    import numpy
+
+    code = {text: position for position, text in enumerate(texts)}
+    return numpy.fromiter((code.get(cell, -1) for cell in cells), numpy.int64, len(cells))
+
+
+def revision_numbers(first: Any, changed: Any) -> Any:
+    """Per version in key order: the value changes before it since its observation's first
+    version (``first``), capped as the merge statement caps them; ``changed`` marks a first
+    version or one whose values differ from the version before."""
+    import numpy
+
+    counted = numpy.cumsum(changed)
+    starts = numpy.maximum.accumulate(numpy.where(first, numpy.arange(len(first)), 0))
+    return numpy.minimum(counted - counted[starts], _MAX_REVISION)
+
+
 def payload_column(copy_type: str, array: Any) -> PayloadColumn:
     """A checked column (see :func:`mp_db._column_checks.checked_columns`) in COPY form."""
     import numpy
@@ -46,12 +75,9 @@ def payload_column(copy_type: str, array: Any) -> PayloadColumn:
         if isinstance(first, str) and bool((array == first).all()):
             # One value throughout (a default source): one comparison per cell in C.
             return PayloadColumn("text", numpy.zeros(len(array), numpy.int64), None, (str(first),))
-        # Hashing, not sorting: a text column repeats a few values (a source, a status).
         cells = array.tolist()
         texts = sorted(set(cells) - {None})
-        code = {text: position for position, text in enumerate(texts)}
-        values = numpy.fromiter((code.get(cell, -1) for cell in cells), numpy.int64, len(cells))
-        return PayloadColumn("text", values, None, tuple(texts))
+        return PayloadColumn("text", text_codes(texts, cells), None, tuple(texts))
     if copy_type == "timestamptz":
         instants = array.astype("datetime64[us]")
         missing = numpy.isnat(instants)
@@ -141,10 +167,7 @@ class ColumnChunk:
             same &= _same_as_previous(_take(batch.columns[name], rows))
         changed = first.copy()
         changed[1:] |= ~same
-        # A revision counts the value changes since the observation's first version.
-        counted = numpy.cumsum(changed)
-        starts = numpy.maximum.accumulate(numpy.where(first, numpy.arange(size), 0))
-        revision = numpy.minimum(counted - counted[starts], _MAX_REVISION)
+        revision = revision_numbers(first, changed)
         kept = numpy.ones(size, dtype=bool) if keep_republications else changed
         picked = numpy.flatnonzero(kept) + self.start
         counts = (len(picked), int((changed & ~first).sum()), size - int(changed.sum()))

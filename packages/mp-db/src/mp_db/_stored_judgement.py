@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mp_db._column_batch import ColumnChunk, _take
+from mp_db._column_batch import ColumnChunk, _take, revision_numbers, text_codes
 from mp_db._columnar import fact_columns
 from mp_db._columnar_fetch import Columnar
 from mp_db._copy_payload import PayloadColumn
@@ -51,8 +51,6 @@ __all__ = [
 ]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Revisions are smallint: the merge statement caps them the same way.
-_MAX_REVISION = 32767
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -123,13 +121,6 @@ class _Cells(NamedTuple):
         return equal | (nulls[1:] & nulls[:-1])
 
 
-def _codes(texts: tuple[str, ...], cells: list[Any]) -> Any:
-    import numpy
-
-    code = {text: position for position, text in enumerate(texts)}
-    return numpy.fromiter((code.get(cell, -1) for cell in cells), numpy.int64, len(cells))
-
-
 def _batch(column: PayloadColumn, texts: tuple[str, ...]) -> _Cells:
     """A batch column (NaN in float8 and code -1 in text are NULL there)."""
     import numpy
@@ -143,13 +134,14 @@ def _batch(column: PayloadColumn, texts: tuple[str, ...]) -> _Cells:
     return _Cells(values, nulls)
 
 
-def _stored(copy_type: str, column: Any, texts: tuple[str, ...]) -> _Cells | None:
-    """A stored column; None when it holds a NaN (a batch cannot send one: its NaN is NULL)."""
+def _stored(copy_type: str, column: Any, texts: tuple[str, ...], cells: list[Any]) -> _Cells | None:
+    """A stored column (``cells``: a text column's values, already read out for ``texts``);
+    None when it holds a NaN (a batch cannot send one: its NaN is NULL)."""
     import numpy
 
     nulls = column.is_null().to_numpy(zero_copy_only=False)
     if copy_type == "text":
-        values = _codes(texts, column.to_pylist())
+        values = text_codes(texts, cells)
     elif copy_type == "timestamptz":
         values = column.cast("int64").fill_null(0).to_numpy()
     elif copy_type == "float8":
@@ -202,7 +194,7 @@ def _record_column(copy_type: str, cells: list[Any]) -> PayloadColumn | None:
     flagged = nulls if nulls.any() else None
     if copy_type == "text":
         texts = tuple(sorted({cell for cell in cells if cell is not None}))
-        return PayloadColumn("text", _codes(texts, cells), flagged, texts)
+        return PayloadColumn("text", text_codes(texts, cells), flagged, texts)
     if copy_type == "timestamptz":
         micros = (0 if cell is None else (cell - _UNIX_EPOCH) // _MICROSECOND for cell in cells)
         return PayloadColumn(copy_type, numpy.fromiter(micros, numpy.int64, len(cells)), flagged)
@@ -231,11 +223,11 @@ def judge_columns(
     merged: dict[str, _Cells] = {}
     for name in (*fact.key, *fact.values):
         column = columns[name]
-        texts = column.texts
+        texts, cells = column.texts, []
         if column.copy_type == "text":
             cells = stored.column(name).to_pylist()
             texts = tuple(sorted(set(texts) | {cell for cell in cells if cell is not None}))
-        kept = _stored(column.copy_type, stored.column(name), texts)
+        kept = _stored(column.copy_type, stored.column(name), texts, cells)
         if kept is None:
             return None
         sent = _batch(column, texts)
@@ -258,10 +250,7 @@ def judge_columns(
     remaining = {name: cells.take(history) for name, cells in merged.items()}
     following = _same_run(remaining, fact.observation)  # not its observation's first version
     changed = ~(following & _same_run(remaining, fact.values))
-    # A revision counts the value changes before a version, from its observation's first.
-    counted = numpy.cumsum(changed)
-    firsts = numpy.maximum.accumulate(numpy.where(following, 0, numpy.arange(len(history))))
-    revision = numpy.minimum(counted - counted[firsts], _MAX_REVISION)
+    revision = revision_numbers(~following, changed)
     candidate = mine[history]
     stored_here = candidate & changed
     return Judged(
