@@ -1,6 +1,6 @@
 """Columnar reads, the I/O part: run a read's SQL as a binary COPY on the connection's own
-driver (psycopg ``cursor.copy``, asyncpg ``copy_from_query``) and decode it
-(:mod:`mp_db._columnar`).
+driver (psycopg's libpq handle, :mod:`mp_db._libpq_copy`; asyncpg ``copy_from_query``) and
+decode it (:mod:`mp_db._columnar`).
 
 The COPY runs on the raw driver connection inside the SQLAlchemy connection's transaction
 (begun first if it was not), so a columnar read sees the same snapshot as a row read on that
@@ -10,7 +10,9 @@ connection (a REPEATABLE READ transaction across several reads stays one snapsho
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator, Collection, Generator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ from mp_db._columnar import (
     render_sql,
 )
 from mp_db._copy_batches import BatchDecoder
+from mp_db._libpq_copy import SAVEPOINT, copy_pieces
 from mp_db._tables import TableRef, resolve_table
 
 if TYPE_CHECKING:
@@ -42,8 +45,6 @@ __all__ = [
     "stream_arrow_async",
 ]
 
-#: What a streamed read's COPY runs under, so that closing it early can undo it alone.
-_SAVEPOINT = "mp_frame_stream"
 #: Bytes of row messages gathered before the decoder sees them (one call per row is slower).
 _GATHER = 1 << 20
 
@@ -111,31 +112,9 @@ def fetch_arrow(
 
 
 def _copy_out(raw: Any, statement: str) -> bytearray:
-    """The body of a COPY TO STDOUT on a psycopg connection, through psycopg's own ``Copy``.
-
-    Each message is copied into one buffer as it arrives: holding the messages themselves (one
-    libpq allocation per row) until a join measured about 60% slower on 153,900 rows. A tight
-    loop of blocking libpq calls was used here before: it measured no faster (212 against
-    217 ms) and hung in the fault suite's ambiguous-commit scenario (a TCP relay in front of
-    the server, the retry's COPY never reaching it) where psycopg's own ``Copy`` does not.
-    Why it hung was not found; the streamed read (:func:`_copy_batches`) still uses that loop.
-    """
-    body = bytearray()
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for data in copy:
-            body += data
-    return body
-
-
-def _begin(raw: Any) -> bytes:
-    parts = ["BEGIN"]
-    if raw.isolation_level is not None:
-        parts.append("ISOLATION LEVEL " + raw.isolation_level.name.replace("_", " "))
-    if raw.read_only is not None:
-        parts.append("READ ONLY" if raw.read_only else "READ WRITE")
-    if raw.deferrable is not None:
-        parts.append("DEFERRABLE" if raw.deferrable else "NOT DEFERRABLE")
-    return " ".join(parts).encode()
+    """The whole body of a COPY TO STDOUT on a psycopg connection, as one buffer."""
+    pieces = list(copy_pieces(raw, statement, sys.maxsize, guarded=False))
+    return pieces[0] if len(pieces) == 1 else bytearray().join(pieces)
 
 
 async def fetch_arrow_async(
@@ -204,72 +183,12 @@ def stream_arrow(
 def _copy_batches(
     raw: Any, statement: str, decoder: BatchDecoder
 ) -> Generator[pyarrow.Table, None, None]:
-    """The batches of a COPY on a psycopg connection (libpq directly, as :func:`_copy_out`)."""
-    from psycopg import OperationalError, errors, pq
-
-    # Outside a transaction (autocommit) the COPY is a transaction of its own, and a cancel
-    # leaves nothing to undo.
-    guarded = not raw.autocommit
-    command = (f"SAVEPOINT {_SAVEPOINT}; " if guarded else "").encode() + statement.encode()
-    if guarded and raw.info.transaction_status == pq.TransactionStatus.IDLE:
-        command = _begin(raw) + b"; " + command
-    pgconn = raw.pgconn
-    pgconn.send_query(command)
-    failed, copying, settled = None, False, False
-    try:
-        while (result := pgconn.get_result()) is not None:
-            if result.status == pq.ExecStatus.COPY_OUT:
-                copying = True
-                # Copied into one buffer as they come, for the reason _copy_out says.
-                gathered = bytearray()
-                size, data = pgconn.get_copy_data(0)
-                while size > 0:
-                    gathered += data
-                    if len(gathered) >= _GATHER:
-                        yield from decoder.feed(gathered)
-                        gathered = bytearray()
-                    size, data = pgconn.get_copy_data(0)
-                if size == -2:
-                    settled = True  # the connection is gone: nothing is left to undo
-                    raise OperationalError(pgconn.get_error_message())
-                copying = False
-                yield from decoder.feed(gathered)
-            elif result.status != pq.ExecStatus.COMMAND_OK:
-                failed = result
-        settled = True
-    finally:
-        if not settled:
-            _abandon(raw, guarded=guarded, copying=copying)
-    if failed is not None:
-        raise errors.error_from_result(failed, encoding=raw.info.encoding)
-    if guarded:
-        _savepoint_done(raw, f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    """The batches of a COPY on a psycopg connection, under a savepoint of its transaction
+    (:func:`mp_db._libpq_copy.copy_pieces`)."""
+    with closing(copy_pieces(raw, statement, _GATHER, guarded=True)) as pieces:
+        for piece in pieces:
+            yield from decoder.feed(piece)
     yield from decoder.finish()
-
-
-def _abandon(raw: Any, *, guarded: bool, copying: bool) -> None:
-    """Leave a COPY before its end (the iterator was closed, or its bytes were refused): a COPY
-    still sending is cancelled on the server and its remaining messages read off; then its
-    results (its error) are read and the savepoint rolled back (harmless if the COPY had
-    finished before the cancel reached it)."""
-    pgconn = raw.pgconn
-    if copying:
-        raw.cancel_safe()
-        while pgconn.get_copy_data(0)[0] >= 0:
-            pass
-    while pgconn.get_result() is not None:
-        pass
-    if guarded:
-        _savepoint_done(raw, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        _savepoint_done(raw, f"RELEASE SAVEPOINT {_SAVEPOINT}")
-
-
-def _savepoint_done(raw: Any, command: str) -> None:
-    from psycopg import errors, pq
-
-    result = raw.pgconn.exec_(command.encode())
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        raise errors.error_from_result(result, encoding=raw.info.encoding)
 
 
 async def stream_arrow_async(
@@ -294,7 +213,7 @@ async def stream_arrow_async(
     driver = await _driver_in_transaction(connection)
     guarded = driver.is_in_transaction()
     if guarded:
-        await driver.execute(f"SAVEPOINT {_SAVEPOINT}")
+        await driver.execute(f"SAVEPOINT {SAVEPOINT}")
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=1)
 
     async def produce() -> None:
@@ -321,10 +240,10 @@ async def stream_arrow_async(
             await asyncio.gather(task, return_exceptions=True)
             if guarded:
                 await driver.execute(
-                    f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
+                    f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
                 )
     await task
     if guarded:
-        await driver.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        await driver.execute(f"RELEASE SAVEPOINT {SAVEPOINT}")
     for batch in decoder.finish():
         yield batch
