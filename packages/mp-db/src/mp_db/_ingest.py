@@ -558,47 +558,53 @@ def _write_chunk(
     keep_republications: bool,
 ) -> Steps[None]:
     """One chunk: straight into the hypertable when nothing is stored for its series and
-    periods, else through staging and the merge."""
+    periods, else judged against the stored versions or through staging and the merge."""
     bounds = {
         **chunk.bounds(),
         "keep_republications": keep_republications,
         "ingest_id": ingest_id,
     }
-    if (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR)):
-        if not keep_republications and arrow_installed():
-            # Judged on columns against the stored versions, fetched once, by the merge's
-            # rules; what is new is COPYed in with its revision (mp_db._stored_judgement).
-            stored = yield _Fetch(stored_rows_sql(fact), bounds, stored_columnar(fact))
-            judged = (
-                judge_against_stored(chunk, stored)
-                if isinstance(chunk, ColumnChunk)
-                else judge_records(fact, chunk.rows, stored)
-            )
-            if judged is not None:
-                inserted = len(judged.rows)
-                if inserted:
-                    versions = chunk.versions_of(judged.rows, judged.revision, ingest_id)
-                    yield _Copy(fact.name, "mp", sql.copy_target, versions, with_revision=True)
-                tally.add(
-                    _Counts(
-                        inserted,
-                        judged.revisions,
-                        judged.unchanged,
-                        judged.already_stored,
-                        judged.conflicts,
-                    )
-                )
-                return
-        yield _Execute(sql.truncate_staging, {})
-        yield _Copy(sql.staging, "pg_temp", sql.copy, chunk.staged(), with_revision=False)
-        already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
-        tally.add(_Counts(already_stored=already))
-        if already < len(chunk):
-            tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
+    # Judged on columns against the stored versions (fetched once) by the merge's rules, and
+    # only what is new COPYed in with its revision (mp_db._stored_judgement). The fetch also
+    # says whether anything is stored in the chunk's spans: one statement a chunk, not two.
+    judging = not keep_republications and arrow_installed()
+    if judging:
+        stored = yield _Fetch(stored_rows_sql(fact), bounds, stored_columnar(fact))
+        fresh = not stored.num_rows
     else:
+        fresh = not (yield _Execute(sql.stored_in_range, bounds, _Want.SCALAR))
+    if fresh:
         kept, counts = chunk.versions(ingest_id, keep_republications)
         yield _Copy(fact.name, "mp", sql.copy_target, kept, with_revision=True)
         tally.add(_Counts(*counts))
+        return
+    if judging:
+        judged = (
+            judge_against_stored(chunk, stored)
+            if isinstance(chunk, ColumnChunk)
+            else judge_records(fact, chunk.rows, stored)
+        )
+        if judged is not None:
+            inserted = len(judged.rows)
+            if inserted:
+                versions = chunk.versions_of(judged.rows, judged.revision, ingest_id)
+                yield _Copy(fact.name, "mp", sql.copy_target, versions, with_revision=True)
+            tally.add(
+                _Counts(
+                    inserted,
+                    judged.revisions,
+                    judged.unchanged,
+                    judged.already_stored,
+                    judged.conflicts,
+                )
+            )
+            return
+    yield _Execute(sql.truncate_staging, {})
+    yield _Copy(sql.staging, "pg_temp", sql.copy, chunk.staged(), with_revision=False)
+    already = int((yield _Execute(sql.drop_already_stored, bounds, _Want.ROWCOUNT)))
+    tally.add(_Counts(already_stored=already))
+    if already < len(chunk):
+        tally.add((yield _Execute(sql.merge, bounds, _Want.ONE)))
 
 
 # -- the whole ingest, written once: transaction, retry and invalidation as requests ---------------
