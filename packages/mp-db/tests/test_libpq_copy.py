@@ -96,11 +96,45 @@ def test_closing_a_guarded_copy_early_keeps_the_transaction(raw: Any) -> None:
     raw.rollback()
 
 
+SETTING_COPY = "COPY (SELECT current_setting('enable_sort')) TO STDOUT"
+
+
+def _setting(raw: Any) -> str:
+    return str(raw.execute("SELECT current_setting('enable_sort')").fetchone()[0])
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["one-shot", "guarded"])
+def test_planner_settings_hold_for_the_copy_alone(raw: Any, guarded: bool) -> None:
+    # The caller's own transaction-local value comes back after the COPY, whichever it was.
+    raw.execute("SET LOCAL enable_sort = off")
+    pieces = copy_pieces(raw, SETTING_COPY, 1024, guarded=guarded, planner=(("enable_sort", "on"),))
+    assert bytearray().join(pieces) == b"on\n"
+    assert _setting(raw) == "off"
+    raw.rollback()
+    raw.autocommit = True
+    pieces = copy_pieces(
+        raw, SETTING_COPY, 1024, guarded=guarded, planner=(("enable_sort", "off"),)
+    )
+    assert bytearray().join(pieces) == b"off\n"
+    assert _setting(raw) == "on"
+
+
+def test_a_guarded_copy_closed_early_puts_the_planner_settings_back(raw: Any) -> None:
+    statement = "COPY (SELECT g FROM generate_series(1, 10000000) g) TO STDOUT (FORMAT binary)"
+    planner = (("enable_sort", "off"),)
+    with closing(copy_pieces(raw, statement, 64 * 1024, guarded=True, planner=planner)) as pieces:
+        next(pieces)
+    assert _setting(raw) == "on"
+    raw.rollback()
+
+
 def test_closing_on_the_last_piece_settles_the_finished_copy(raw: Any) -> None:
     # The whole COPY fits one piece: the close comes after the server's end of the COPY.
     statement = "COPY (SELECT g FROM generate_series(1, 10) g) TO STDOUT (FORMAT binary)"
-    with closing(copy_pieces(raw, statement, 1 << 20, guarded=True)) as pieces:
+    planner = (("enable_sort", "off"),)
+    with closing(copy_pieces(raw, statement, 1 << 20, guarded=True, planner=planner)) as pieces:
         assert next(pieces).startswith(SIGNATURE)
     assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    assert _setting(raw) == "on"
     assert raw.execute("SELECT 1").fetchone() == (1,)
     raw.rollback()

@@ -1,12 +1,11 @@
 """The read shapes do bounded work: EXPLAIN ANALYZE counts the rows every scan touched.
 
 A one-series range read asks for exactly the primary key's order, so an index scan gives it
-without a Sort (checked with bitmap scans ruled out). Left free, the planner may still choose
-bitmap scans plus one Sort of rows it has to read anyway, for short ranges and for many series
-(whose ``= ANY`` scan PostgreSQL 15 cannot return in order); the two measured within noise of
-each other (docs/performance.md), so no plan is forced. What must never happen is reading rows
-outside the request: another series, years outside the range, or (for the latest print) a
-series' whole history.
+without a Sort (checked with bitmap scans ruled out). Left free, the planner sorts long
+one-series windows instead, which measured slower: as-of and first release over more than a
+year carry ``INDEX_ORDER`` (checked here). What must never happen is reading rows outside the
+request: another series, years outside the range, or (for the latest print) a series' whole
+history.
 """
 
 from __future__ import annotations
@@ -21,12 +20,15 @@ from conftest import SeriesMaker, days, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_db import ingest
+from mp_db._planner import INDEX_ORDER
+from mp_db._read_queries import Query, Ranged, _Queries
 from mp_db._read_sql import read_sql
 from mp_db._tables import resolve_table
 
 YEARS = 8
 VINTAGES = (1, 30)
 AS_OF = utc(2025, 6, 1)
+TABLE = "macro_observations"
 
 
 @pytest.fixture
@@ -142,6 +144,37 @@ def test_one_series_range_reads_take_their_order_from_the_index(
     kinds = {node["Node Type"] for node in nodes}
     assert kinds & {"Index Scan", "Index Only Scan"}
     assert not kinds & {"Sort", "Incremental Sort", "Seq Scan"}, sorted(kinds)
+
+
+@pytest.mark.parametrize("shape", ["as_of", "first_release"])
+def test_long_one_series_reads_carry_the_index_order(
+    engine: Engine, loaded: list[int], shape: str
+) -> None:
+    """The whole eight years of one series: the read carries INDEX_ORDER, under which the plan
+    is the index's order with no Sort (left free, the planner sorts windows of about five
+    years and more, see mp_db._planner). A year's window and two series carry nothing."""
+
+    def query(start: datetime | None, end: datetime | None) -> Query[Any]:
+        window: dict[str, Any] = {"series_ids": loaded[:1], "start": start, "end": end}
+        if shape == "as_of":
+            return _Queries.as_of(TABLE, as_of=AS_OF, ingested_before=None, **window)
+        ranged = Ranged.FIRST_RELEASE
+        return _Queries.ranged(TABLE, ranged, as_of=AS_OF, ingested_before=None, **window)
+
+    whole = query(None, None)
+    assert whole.planner == INDEX_ORDER
+    settings: dict[str, Any] = dict(whole.planner)
+    nodes = _analyze(engine, whole.sql, whole.parameters, **settings)
+    kinds = {node["Node Type"] for node in nodes}
+    assert kinds & {"Index Scan", "Index Only Scan"}
+    assert not kinds & {"Sort", "Incremental Sort", "Seq Scan"}, sorted(kinds)
+    assert query(utc(2021), utc(2022)).planner == ()
+    assert (
+        _Queries.as_of(
+            TABLE, series_ids=loaded[:2], as_of=AS_OF, start=None, end=None, ingested_before=None
+        ).planner
+        == ()
+    )
 
 
 def test_latest_reads_a_row_or_two_per_series_and_never_sorts(

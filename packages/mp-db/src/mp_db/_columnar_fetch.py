@@ -32,6 +32,7 @@ from mp_db._columnar import (
 )
 from mp_db._copy_batches import BatchDecoder
 from mp_db._libpq_copy import SAVEPOINT, copy_pieces
+from mp_db._planner import PlannerSettings, planner_settings
 from mp_db._tables import TableRef, resolve_table
 
 if TYPE_CHECKING:
@@ -92,10 +93,16 @@ class Columnar:
 
 
 def fetch_arrow(
-    connection: Connection, sql: str, parameters: Mapping[str, Any], columnar: Columnar
+    connection: Connection,
+    sql: str,
+    parameters: Mapping[str, Any],
+    columnar: Columnar,
+    *,
+    planner: PlannerSettings = (),
 ) -> pyarrow.Table:
     """``sql`` (SQLAlchemy ``:name`` parameters) on a psycopg connection, as a pyarrow Table
-    with ``columnar``'s columns (``Columnar.of(table)`` for a fact table's rows).
+    with ``columnar``'s columns (``Columnar.of(table)`` for a fact table's rows), run with the
+    ``planner`` settings (name and value pairs) in force for it alone.
 
     Raises:
         ConfigurationError: pyarrow or numpy is not installed.
@@ -104,16 +111,17 @@ def fetch_arrow(
     statement = copy_statement(render_sql(sql, parameters), columnar.columns)
     if not connection.in_transaction():
         connection.begin()
-    body = _copy_out(connection.connection.driver_connection, statement)
+    body = _copy_out(connection.connection.driver_connection, statement, planner)
     table = decode_copy(body, columnar.columns, reverse=columnar.reverse)
     if table is None:
-        table = columnar.from_rows(connection.execute(text(sql), parameters).all())
+        with planner_settings(connection, planner):
+            table = columnar.from_rows(connection.execute(text(sql), parameters).all())
     return table
 
 
-def _copy_out(raw: Any, statement: str) -> bytearray:
+def _copy_out(raw: Any, statement: str, planner: PlannerSettings) -> bytearray:
     """The whole body of a COPY TO STDOUT on a psycopg connection, as one buffer."""
-    pieces = list(copy_pieces(raw, statement, sys.maxsize, guarded=False))
+    pieces = list(copy_pieces(raw, statement, sys.maxsize, guarded=False, planner=planner))
     return pieces[0] if len(pieces) == 1 else bytearray().join(pieces)
 
 
@@ -160,6 +168,8 @@ def stream_arrow(
     parameters: Mapping[str, Any],
     columnar: Columnar,
     batch_rows: int,
+    *,
+    planner: PlannerSettings = (),
 ) -> Generator[pyarrow.Table, None, None]:
     """:func:`fetch_arrow` as Tables of at most ``batch_rows`` rows, in the read's order.
 
@@ -177,15 +187,17 @@ def stream_arrow(
     decoder = BatchDecoder(columnar.columns, batch_rows)
     if not connection.in_transaction():
         connection.begin()
-    yield from _copy_batches(connection.connection.driver_connection, statement, decoder)
+    raw = connection.connection.driver_connection
+    yield from _copy_batches(raw, statement, decoder, planner)
 
 
 def _copy_batches(
-    raw: Any, statement: str, decoder: BatchDecoder
+    raw: Any, statement: str, decoder: BatchDecoder, planner: PlannerSettings
 ) -> Generator[pyarrow.Table, None, None]:
     """The batches of a COPY on a psycopg connection, under a savepoint of its transaction
     (:func:`mp_db._libpq_copy.copy_pieces`)."""
-    with closing(copy_pieces(raw, statement, _GATHER, guarded=True)) as pieces:
+    pieces = copy_pieces(raw, statement, _GATHER, guarded=True, planner=planner)
+    with closing(pieces):
         for piece in pieces:
             yield from decoder.feed(piece)
     yield from decoder.finish()

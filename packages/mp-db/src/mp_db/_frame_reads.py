@@ -38,7 +38,7 @@ from mp_db._columnar_fetch import (
 )
 from mp_db._error_mapping import translate_errors
 from mp_db._frame_forms import Form
-from mp_db._planner import planner_settings, planner_settings_async
+from mp_db._planner import planner_settings_async
 from mp_db._read_queries import Query
 from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
 from mp_db.exceptions import BadInputError
@@ -106,10 +106,13 @@ class _FrameSession(_Session):
             return super().execute(request)
         request = _narrowed(request, self.left_out)
         assert request.columnar is not None
-        connection = self.connection()
-        with planner_settings(connection, request.planner):
-            table = fetch_arrow(connection, request.sql, request.parameters, request.columnar)
-        # Raised after the block, so the planner settings are put back first.
+        table = fetch_arrow(
+            self.connection(),
+            request.sql,
+            request.parameters,
+            request.columnar,
+            planner=request.planner,
+        )
         raise _Answered(table)
 
 
@@ -392,10 +395,15 @@ class FrameStream(_FrameReads, Generic[F]):
             assert request.columnar is not None  # only a statement with columns is _Asked
             connection = session.connection()
             tables = stream_arrow(
-                connection, request.sql, request.parameters, request.columnar, self.batch_rows
+                connection,
+                request.sql,
+                request.parameters,
+                request.columnar,
+                self.batch_rows,
+                planner=request.planner,
             )
             # Closed here, not when collected: closing early cancels the COPY at once.
-            with planner_settings(connection, request.planner), closing(tables):
+            with closing(tables):
                 for table in tables:
                     yield self.form.convert(table)
 

@@ -20,14 +20,20 @@ import selectors
 from collections.abc import Generator
 from typing import Any
 
+from psycopg import pq
+
+from mp_db._planner import PlannerSettings, around
+
 __all__ = ["SAVEPOINT", "copy_pieces"]
 
 #: What a guarded COPY runs under, so that leaving it early can undo it alone.
 SAVEPOINT = "mp_frame_stream"
+#: Results of the statements around the COPY that are no error.
+_DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
 def copy_pieces(
-    raw: Any, statement: str, gather: int, *, guarded: bool
+    raw: Any, statement: str, gather: int, *, guarded: bool, planner: PlannerSettings = ()
 ) -> Generator[bytearray, None, None]:
     """The body of ``statement`` (a COPY TO STDOUT) on the psycopg connection ``raw``, in
     pieces of at least ``gather`` bytes (the last one shorter, possibly empty).
@@ -38,15 +44,21 @@ def copy_pieces(
     its end (the generator closed, or an error), the COPY is cancelled on the server, its
     remaining output read off and the savepoint rolled back, so the transaction goes on as
     before. Unguarded, an early exit still cancels and settles the connection, leaving the
-    transaction (if any) failed.
+    transaction (if any) failed. ``planner`` settings are in force for the COPY alone, set
+    and restored in the same message (:func:`mp_db._planner.around`).
 
     Raises:
         psycopg.Error: the server's error for the statement, or the connection's loss.
     """
-    from psycopg import OperationalError, errors, pq
+    from psycopg import OperationalError, errors
 
     guarded = guarded and not raw.autocommit
-    command = (f"SAVEPOINT {SAVEPOINT}; " if guarded else "") + statement
+    before, after = around(planner)
+    command = "; ".join(
+        part
+        for part in (f"SAVEPOINT {SAVEPOINT}" if guarded else "", before, statement, after)
+        if part
+    )
     if not raw.autocommit and raw.info.transaction_status == pq.TransactionStatus.IDLE:
         command = _begin(raw) + "; " + command
     pgconn = raw.pgconn
@@ -65,7 +77,7 @@ def copy_pieces(
                         raise OperationalError(pgconn.get_error_message())
                     copying = False  # before the last piece: a close there has no COPY to stop
                     yield rest
-                elif result.status != pq.ExecStatus.COMMAND_OK:
+                elif result.status not in _DONE:
                     failed = result
             settled = True
         finally:

@@ -7,9 +7,9 @@ client-side pass. Nothing here does I/O: :mod:`mp_db._reads` runs these queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import cache
 from numbers import Integral
@@ -30,7 +30,7 @@ from mp_db._arguments import (
 from mp_db._columnar import Column, fact_columns
 from mp_db._columnar_fetch import Columnar
 from mp_db._cutoff import Cutoff
-from mp_db._planner import NO_RUNTIME_EXCLUSION, PlannerSettings
+from mp_db._planner import INDEX_ORDER, NO_RUNTIME_EXCLUSION, PlannerSettings
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
 from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
@@ -39,6 +39,9 @@ from mp_schema.enums import SeriesKind
 __all__ = ["Query", "Ranged", "Replay", "UntypedRef", "join_as_of"]
 
 T = TypeVar("T")
+
+#: Windows longer than this get :data:`~mp_db._planner.INDEX_ORDER` (one series).
+_A_YEAR = timedelta(days=366)
 
 #: Table references that give untyped rows (name, kind, Table, model); a row class gives
 #: rows of that class.
@@ -229,7 +232,14 @@ class _Queries:
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
         table_of = Columnar(fact_columns(fact), reverse=True)
-        return Query(statements.as_of, parameters, _rows(fact, reverse=True), cutoff_at, table_of)
+        return Query(
+            statements.as_of,
+            parameters,
+            _rows(fact, reverse=True),
+            cutoff_at,
+            table_of,
+            planner=_index_order(parameters),
+        )
 
     @staticmethod
     def latest(
@@ -263,7 +273,10 @@ class _Queries:
         if shape is Ranged.INTERVALS:
             end = Column("realtime_end", "timestamptz", nullable=True)
             table_of = Columnar((*table_of.columns, end))
-        return Query(shape.statement(statements), parameters, convert, cutoff_at, table_of)
+        planner = _index_order(parameters) if shape is Ranged.FIRST_RELEASE else ()
+        return Query(
+            shape.statement(statements), parameters, convert, cutoff_at, table_of, planner=planner
+        )
 
     @staticmethod
     def vintage_dates(
@@ -357,6 +370,15 @@ class _Queries:
         if at is None:
             return Query(CUTOFF_NOW_SQL, {}, convert)
         return Query(CUTOFF_AT_SQL, {"cutoff_time": instant("at", at)}, convert)
+
+
+def _index_order(parameters: Mapping[str, Any]) -> PlannerSettings:
+    """:data:`~mp_db._planner.INDEX_ORDER` for a one-series read of a window over a year long
+    (for shorter ones the planner takes the index's order by itself, and the row readers would
+    pay two statements for the setting)."""
+    if "series_id" not in parameters:
+        return ()
+    return INDEX_ORDER if parameters["end"] - parameters["start"] > _A_YEAR else ()
 
 
 def _window(start: Any, end: Any) -> dict[str, datetime]:
