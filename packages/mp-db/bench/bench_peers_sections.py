@@ -263,6 +263,11 @@ def read_section(
                 "best_frame_vs_server": ratio(
                     timings[best_frame].median * 1000, server["execution_ms"]
                 ),
+                # A COPY cannot be prepared: every frame read is planned too.
+                "best_frame_vs_planned": ratio(
+                    timings[best_frame].median * 1000,
+                    server["execution_ms"] + server["planning_ms"],
+                ),
             }
             if bench.peers:
                 best_peer = _fastest(timings, [peer.name for peer in bench.peers])
