@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from mp_db._libpq_copy import copy_pieces
+from mp_db._libpq_copy import CopyTimeoutError, copy_pieces
 
 #: One row at once, then a half-second wait on the server, then the rest. Each row is wider
 #: than the server's 8 kB output buffer, so the first is on the wire before the wait.
@@ -138,3 +138,19 @@ def test_closing_on_the_last_piece_settles_the_finished_copy(raw: Any) -> None:
     assert _setting(raw) == "on"
     assert raw.execute("SELECT 1").fetchone() == (1,)
     raw.rollback()
+
+
+def test_a_silent_server_past_the_deadline_raises(engine: Engine) -> None:
+    # The server is busy, not lost, here; the client cannot tell the two apart.
+    connection = engine.raw_connection()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CopyTimeoutError, match=r"within 0\.3 s"):
+            list(
+                copy_pieces(
+                    connection.driver_connection, SLOW_COPY, 1 << 20, guarded=False, deadline=0.3
+                )
+            )
+        assert time.perf_counter() - started < 0.5
+    finally:
+        connection.invalidate()

@@ -31,9 +31,10 @@ from mp_db._columnar import (
     render_sql,
 )
 from mp_db._copy_batches import BatchDecoder
-from mp_db._libpq_copy import SAVEPOINT, copy_pieces
+from mp_db._libpq_copy import SAVEPOINT, CopyTimeoutError, copy_pieces
 from mp_db._planner import PlannerSettings, planner_settings
 from mp_db._tables import TableRef, resolve_table
+from mp_db._watchdog import copy_deadline
 
 if TYPE_CHECKING:
     import pyarrow
@@ -111,7 +112,12 @@ def fetch_arrow(
     statement = copy_statement(render_sql(sql, parameters), columnar.columns)
     if not connection.in_transaction():
         connection.begin()
-    body = _copy_out(connection.connection.driver_connection, statement, planner)
+    raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
+    try:
+        body = _copy_out(raw, statement, planner, deadline)
+    except CopyTimeoutError:
+        connection.invalidate()
+        raise
     table = decode_copy(body, columnar.columns, reverse=columnar.reverse)
     if table is None:
         with planner_settings(connection, planner):
@@ -119,9 +125,13 @@ def fetch_arrow(
     return table
 
 
-def _copy_out(raw: Any, statement: str, planner: PlannerSettings) -> bytearray:
+def _copy_out(
+    raw: Any, statement: str, planner: PlannerSettings, deadline: float | None
+) -> bytearray:
     """The whole body of a COPY TO STDOUT on a psycopg connection, as one buffer."""
-    pieces = list(copy_pieces(raw, statement, sys.maxsize, guarded=False, planner=planner))
+    pieces = list(
+        copy_pieces(raw, statement, sys.maxsize, guarded=False, planner=planner, deadline=deadline)
+    )
     return pieces[0] if len(pieces) == 1 else bytearray().join(pieces)
 
 
@@ -187,16 +197,24 @@ def stream_arrow(
     decoder = BatchDecoder(columnar.columns, batch_rows)
     if not connection.in_transaction():
         connection.begin()
-    raw = connection.connection.driver_connection
-    yield from _copy_batches(raw, statement, decoder, planner)
+    raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
+    try:
+        yield from _copy_batches(raw, statement, decoder, planner, deadline)
+    except CopyTimeoutError:
+        connection.invalidate()
+        raise
 
 
 def _copy_batches(
-    raw: Any, statement: str, decoder: BatchDecoder, planner: PlannerSettings
+    raw: Any,
+    statement: str,
+    decoder: BatchDecoder,
+    planner: PlannerSettings,
+    deadline: float | None,
 ) -> Generator[pyarrow.Table, None, None]:
     """The batches of a COPY on a psycopg connection, under a savepoint of its transaction
     (:func:`mp_db._libpq_copy.copy_pieces`)."""
-    pieces = copy_pieces(raw, statement, _GATHER, guarded=True, planner=planner)
+    pieces = copy_pieces(raw, statement, _GATHER, guarded=True, planner=planner, deadline=deadline)
     with closing(pieces):
         for piece in pieces:
             yield from decoder.feed(piece)

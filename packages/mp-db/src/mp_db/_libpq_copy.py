@@ -20,11 +20,11 @@ import selectors
 from collections.abc import Generator
 from typing import Any
 
-from psycopg import pq
+from psycopg import OperationalError, pq
 
 from mp_db._planner import PlannerSettings, around
 
-__all__ = ["SAVEPOINT", "copy_pieces"]
+__all__ = ["SAVEPOINT", "CopyTimeoutError", "copy_pieces"]
 
 #: What a guarded COPY runs under, so that leaving it early can undo it alone.
 SAVEPOINT = "mp_frame_stream"
@@ -32,8 +32,21 @@ SAVEPOINT = "mp_frame_stream"
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
+class CopyTimeoutError(TimeoutError):
+    """The server stayed silent past the deadline while the COPY waited on it: the connection
+    is presumed lost (half-open). The caller should invalidate it; nothing is left to undo.
+    A ``TimeoutError``, as asyncpg's ``command_timeout`` raises, so both drivers' frame reads
+    end in the same :class:`~mp_db.ConnectionLostError`."""
+
+
 def copy_pieces(
-    raw: Any, statement: str, gather: int, *, guarded: bool, planner: PlannerSettings = ()
+    raw: Any,
+    statement: str,
+    gather: int,
+    *,
+    guarded: bool,
+    planner: PlannerSettings = (),
+    deadline: float | None = None,
 ) -> Generator[bytearray, None, None]:
     """The body of ``statement`` (a COPY TO STDOUT) on the psycopg connection ``raw``, in
     pieces of at least ``gather`` bytes (the last one shorter, possibly empty).
@@ -45,12 +58,15 @@ def copy_pieces(
     remaining output read off and the savepoint rolled back, so the transaction goes on as
     before. Unguarded, an early exit still cancels and settles the connection, leaving the
     transaction (if any) failed. ``planner`` settings are in force for the COPY alone, set
-    and restored in the same message (:func:`mp_db._planner.around`).
+    and restored in the same message (:func:`mp_db._planner.around`). ``deadline`` is how
+    many seconds the server may stay silent while the COPY waits on it (None: no limit); the
+    wait for a slow consumer of the pieces does not count.
 
     Raises:
+        CopyTimeoutError: nothing came from the server within ``deadline``.
         psycopg.Error: the server's error for the statement, or the connection's loss.
     """
-    from psycopg import OperationalError, errors
+    from psycopg import errors
 
     guarded = guarded and not raw.autocommit
     before, after = around(planner)
@@ -64,8 +80,8 @@ def copy_pieces(
     pgconn = raw.pgconn
     with selectors.DefaultSelector() as selector:
         selector.register(pgconn.socket, selectors.EVENT_READ)
-        wait = _waiter(pgconn, selector)
-        _send(pgconn, command.encode(), selector)
+        wait = _waiter(pgconn, selector, deadline)
+        _send(pgconn, command.encode(), selector, deadline)
         failed, copying, settled = None, False, False
         try:
             while (result := _result(pgconn, wait)) is not None:
@@ -80,6 +96,9 @@ def copy_pieces(
                 elif result.status not in _DONE:
                     failed = result
             settled = True
+        except CopyTimeoutError:
+            settled = True  # presumed lost: a cancel or a rollback would wait on it too
+            raise
         finally:
             # A lost connection (consume_input raised) has nothing left to settle.
             if not settled and pgconn.status == pq.ConnStatus.OK:
@@ -119,21 +138,30 @@ def _begin(raw: Any) -> str:
     return " ".join(parts)
 
 
-def _waiter(pgconn: Any, selector: selectors.BaseSelector) -> Any:
+def _waiter(pgconn: Any, selector: selectors.BaseSelector, deadline: float | None) -> Any:
     def wait() -> None:
         """Until the server sends more, then take it in (the GIL is free meanwhile)."""
-        selector.select()
+        _select(selector, deadline)
         pgconn.consume_input()
 
     return wait
 
 
-def _send(pgconn: Any, command: bytes, selector: selectors.BaseSelector) -> None:
+def _select(selector: selectors.BaseSelector, deadline: float | None) -> None:
+    if not selector.select(deadline) and deadline is not None:
+        raise CopyTimeoutError(
+            f"no answer from the server within {deadline:g} s (connection presumed lost)"
+        )
+
+
+def _send(
+    pgconn: Any, command: bytes, selector: selectors.BaseSelector, deadline: float | None
+) -> None:
     # psycopg runs libpq in non-blocking mode: a command is sent whole only once flush says so.
     pgconn.send_query(command)
     while pgconn.flush():
         selector.modify(pgconn.socket, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        selector.select()
+        _select(selector, deadline)
         pgconn.consume_input()
     selector.modify(pgconn.socket, selectors.EVENT_READ)
 

@@ -18,11 +18,13 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
-__all__ = ["client_deadline_seconds", "install_watchdog"]
+__all__ = ["client_deadline_seconds", "copy_deadline", "install_watchdog"]
 
 _MARGIN_SECONDS = 5.0
+#: Where a pooled connection keeps its engine's deadline, for the COPYs below SQLAlchemy.
+_DEADLINE = "mp_db.deadline_seconds"
 
 
 def client_deadline_seconds(statement_timeout_ms: int, connect_timeout: float) -> float | None:
@@ -89,6 +91,12 @@ def install_watchdog(engine: Engine, seconds: float) -> None:
     # Keyed by the driver connection: one statement at a time runs on it, and every way a
     # statement can end (success, error, the connection going back to the pool) releases it,
     # so a deadline can never outlive its statement and hit a later one.
+    # A frame read's COPY runs on the driver below SQLAlchemy, where no statement event fires:
+    # it waits on the socket with this deadline itself (mp_db._libpq_copy).
+    @event.listens_for(engine, "connect")
+    def _remember(_: Any, record: Any) -> None:
+        record.info[_DEADLINE] = seconds
+
     @event.listens_for(engine, "before_cursor_execute")
     def _start(connection: Any, *_: Any) -> None:
         driver = connection.connection.driver_connection
@@ -111,3 +119,9 @@ def install_watchdog(engine: Engine, seconds: float) -> None:
     @event.listens_for(engine.pool, "checkin")
     def _returned(dbapi_connection: Any, *_: Any) -> None:
         WATCHDOG.release(id(dbapi_connection))
+
+
+def copy_deadline(connection: Connection) -> float | None:
+    """The client-side deadline of ``connection``'s engine (None: it has none)."""
+    deadline = connection.connection.info.get(_DEADLINE)
+    return None if deadline is None else float(deadline)
