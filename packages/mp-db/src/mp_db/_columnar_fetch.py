@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncGenerator, Collection, Generator, Mapping, Sequence
-from contextlib import closing
+from collections.abc import AsyncGenerator, Collection, Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -113,16 +113,24 @@ def fetch_arrow(
     if not connection.in_transaction():
         connection.begin()
     raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
-    try:
+    with _invalidated_when_silent(connection):
         body = _copy_out(raw, statement, planner, deadline)
-    except CopyTimeoutError:
-        connection.invalidate()
-        raise
     table = decode_copy(body, columnar.columns, reverse=columnar.reverse)
     if table is None:
         with planner_settings(connection, planner):
             table = columnar.from_rows(connection.execute(text(sql), parameters).all())
     return table
+
+
+@contextmanager
+def _invalidated_when_silent(connection: Connection) -> Iterator[None]:
+    """A COPY that got no answer within the deadline leaves a connection presumed lost: it is
+    invalidated, never handed back to the pool."""
+    try:
+        yield
+    except CopyTimeoutError:
+        connection.invalidate()
+        raise
 
 
 def _copy_out(
@@ -198,11 +206,8 @@ def stream_arrow(
     if not connection.in_transaction():
         connection.begin()
     raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
-    try:
+    with _invalidated_when_silent(connection):
         yield from _copy_batches(raw, statement, decoder, planner, deadline)
-    except CopyTimeoutError:
-        connection.invalidate()
-        raise
 
 
 def _copy_batches(
