@@ -31,7 +31,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mp_config import PostgresSettings
-from mp_db import ingest
+from mp_db import ingest, session_parameters
 from mp_db._columnar import render_sql
 from mp_testing import ThrowawayPostgres
 
@@ -175,6 +175,13 @@ def build_shapes(backfill: DataSet, fleet: DataSet, times: int) -> list[Shape]:
     ]
 
 
+def _session_kwargs(settings: PostgresSettings) -> dict[str, Any]:
+    """A connection planning as mp's engines' sessions do, so EXPLAIN's planning time is the
+    one mp's reads pay (``constraint_exclusion`` among them)."""
+    options = " ".join(f"-c {name}={value}" for name, value in session_parameters(settings).items())
+    return {**settings.psycopg_kwargs(), "options": options}
+
+
 def _explained(raw: psycopg.Connection[Any], shape: Shape) -> dict[str, Any]:
     # TIMING OFF: per-node clocks would inflate the many small loops of a latest print or a
     # backtest's probes; the statement's own total is still measured.
@@ -221,7 +228,7 @@ def read_section(
     assert clients is not None, "the read section needs Bench.clients"
     with (
         bench.engine.connect() as connection,
-        psycopg.connect(**clients.settings.psycopg_kwargs(), autocommit=True) as raw,
+        psycopg.connect(**_session_kwargs(clients.settings), autocommit=True) as raw,
     ):
         mp = read_variants(connection, clients.async_engine, clients.runner)
         frames = [item.name for item in mp if item.frame]

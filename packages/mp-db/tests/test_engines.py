@@ -34,9 +34,10 @@ from mp_testing import ThrowawayPostgres
 SESSION_QUERY = text(
     "SELECT current_setting('TimeZone'), current_setting('statement_timeout'),"
     " current_setting('application_name'), current_setting('lock_timeout'),"
-    " current_setting('idle_in_transaction_session_timeout')"
+    " current_setting('idle_in_transaction_session_timeout'),"
+    " current_setting('constraint_exclusion')"
 )
-EXPECTED = ("UTC", "1234ms", "mp-test", "10s", "1min")
+EXPECTED = ("UTC", "1234ms", "mp-test", "10s", "1min", "off")
 
 
 def test_sync_engine_session_settings(mp_pg_settings: PostgresSettings) -> None:

@@ -126,6 +126,35 @@ def test_range_reads_touch_only_the_requested_rows(
     assert 0 < touched <= bound, f"{shape} touched {touched} rows, the request holds {bound}"
 
 
+def _chunks(nodes: list[dict[str, Any]]) -> set[str]:
+    return {node["Relation Name"] for node in nodes if "_chunk" in node.get("Relation Name", "")}
+
+
+WINDOWED = ["as_of", "first_release", "vintages", "intervals", "cross_section"]
+
+
+@pytest.mark.parametrize("shape", WINDOWED)
+def test_reads_plan_only_the_chunks_of_their_window(
+    engine: Engine, loaded: list[int], shape: str
+) -> None:
+    """mp's sessions plan with ``constraint_exclusion`` off (PostgreSQL's own proof against
+    each chunk's CHECKs cost over a millisecond per read): TimescaleDB's expansion alone must
+    keep a year's window to the one or two 1-year chunks it overlaps, of the eight. (The
+    stream reads a series' whole history by design.)"""
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW constraint_exclusion")).scalar_one() == "off"
+    if shape == "cross_section":
+        sql = read_sql(resolve_table(TABLE)).cross_section
+        parameters: dict[str, Any] = {"obs_time": utc(2021, 6, 1), "as_of": AS_OF}
+    else:
+        sql = getattr(read_sql(resolve_table(TABLE), one_series=False), shape)
+        parameters = _range_parameters(loaded[:2], utc(2021, 1, 1), utc(2022, 1, 1))
+    every = _chunks(_analyze(engine, "SELECT * FROM mp.macro_observations", {}, analyze=False))
+    planned = _chunks(_analyze(engine, sql, parameters, analyze=False))
+    assert len(every) >= YEARS
+    assert 1 <= len(planned) <= (1 if shape == "cross_section" else 2), sorted(planned)
+
+
 @pytest.mark.parametrize("shape", RANGE_SHAPES)
 def test_one_series_range_reads_take_their_order_from_the_index(
     engine: Engine, loaded: list[int], shape: str

@@ -8,6 +8,13 @@ cannot change behaviour silently:
   ``MP_PG_POOL_TIMEOUT`` seconds instead of hanging.
 * every session runs in UTC with ``statement_timeout``, ``lock_timeout`` and
   ``idle_in_transaction_session_timeout`` from the settings, and an ``application_name``.
+* every session plans with ``constraint_exclusion = off``: TimescaleDB expands a hypertable
+  into only the chunks whose time range matches the query, so PostgreSQL proving each
+  remaining chunk's CHECK constraints against the WHERE clause once more excludes nothing; it
+  cost 1.1-1.4 ms of planning per read over 31 chunks (as-of of one series over 30 years:
+  4.8 against 3.4 ms planning; latest print of 20 series 3.0 against 1.8 ms), the same plans.
+  Constraint exclusion only ever skips relations, so turning it off cannot change an answer;
+  ``tests/test_query_plans.py`` checks that reads still scan only their window's chunks.
 * ``hide_parameters``: bound values (which may be secrets or bulk data) never appear in errors.
 * a client-side deadline per statement (psycopg: a watchdog; asyncpg: ``command_timeout``),
   ``statement_timeout`` plus a margin, so a half-open connection cannot hang a caller.
@@ -47,6 +54,7 @@ def session_parameters(settings: PostgresSettings) -> dict[str, str]:
         "statement_timeout": str(settings.statement_timeout_ms),
         "lock_timeout": str(settings.lock_timeout_ms),
         "idle_in_transaction_session_timeout": str(settings.idle_in_transaction_timeout_ms),
+        "constraint_exclusion": "off",
     }
 
 
