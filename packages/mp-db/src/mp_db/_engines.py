@@ -3,7 +3,11 @@
 Every value that matters is set here rather than left to a driver's default, so a driver upgrade
 cannot change behaviour silently:
 
-* ``pool_pre_ping``: a connection that died while idle in the pool is replaced before use.
+* pre-ping: a connection that died while idle in the pool is replaced before use. psycopg
+  uses SQLAlchemy's ``pool_pre_ping``; on asyncpg that ping is three round trips (BEGIN, an
+  empty statement, ROLLBACK), measured 0.63-0.76 ms of a 0.09 ms checkout, so the asyncpg
+  engine pings with one statement at checkout instead (:func:`_ping`), and a connection that
+  fails it is replaced the same way.
 * pool size, overflow, timeout and recycle come from the settings; an exhausted pool fails after
   ``MP_PG_POOL_TIMEOUT`` seconds instead of hanging.
 * every session runs in UTC with ``statement_timeout``, ``lock_timeout`` and
@@ -24,7 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, util
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mp_config import PostgresSettings
@@ -105,11 +110,26 @@ def create_db_engine_async(settings: PostgresSettings, *, read: bool = False) ->
         **connect_args.get("server_settings", {}),
         **session_parameters(settings),
     }
-    return create_async_engine(
+    engine = create_async_engine(
         settings.async_url(read=read),
         connect_args=connect_args,
-        **_pool_options(settings),
+        **{**_pool_options(settings), "pool_pre_ping": False},
     )
+    event.listen(engine.sync_engine.pool, "checkout", _ping)
+    return engine
+
+
+# SQLAlchemy 2.1 names it await_, 2.0 await_only.
+_await: Any = getattr(util, "await_", None) or util.await_only
+
+
+def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """One statement on an asyncpg connection being taken from the pool; a failure makes
+    the pool replace the connection (and retry the checkout) rather than hand it out."""
+    try:
+        _await(dbapi_connection.driver_connection.execute("SELECT 1"))
+    except Exception as error:
+        raise DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 # The names before mp's one async convention (``name`` / ``name_async``): kept, unchanged, for
