@@ -43,6 +43,8 @@ __all__ = [
     "Columnar",
     "fetch_arrow",
     "fetch_arrow_async",
+    "fetch_table",
+    "fetch_table_async",
     "stream_arrow",
     "stream_arrow_async",
 ]
@@ -108,13 +110,31 @@ def fetch_arrow(
     Raises:
         ConfigurationError: pyarrow or numpy is not installed.
     """
+    return fetch_table(connection, sql, parameters, columnar, planner, alone=False)
+
+
+def fetch_table(
+    connection: Connection,
+    sql: str,
+    parameters: Mapping[str, Any],
+    columnar: Columnar,
+    planner: PlannerSettings,
+    *,
+    alone: bool,
+) -> pyarrow.Table:
+    """:func:`fetch_arrow`; ``alone``: the connection is the caller's own, handed back right
+    after, with nothing run on it yet: a COPY as its first statement needs no transaction
+    of its own (see ``begin`` of :func:`~mp_db._libpq_copy.copy_pieces`)."""
     import_arrow()
     statement = copy_statement(render_sql(sql, parameters), columnar.columns)
-    if not connection.in_transaction():
-        connection.begin()
     raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
+    # Only a plain BEGIN can be left out: an engine's isolation level or read-only setting
+    # must still hold for the statement.
+    alone = alone and not connection.in_transaction() and _plain_transactions(raw)
+    if not alone and not connection.in_transaction():
+        connection.begin()
     with _invalidated_when_silent(connection):
-        body = _copy_out(raw, statement, planner, deadline)
+        body = _copy_out(raw, statement, planner, deadline, begin=not alone)
     table = decode_copy(body, columnar.columns, reverse=columnar.reverse)
     if table is None:
         with planner_settings(connection, planner):
@@ -133,12 +153,24 @@ def _invalidated_when_silent(connection: Connection) -> Iterator[None]:
         raise
 
 
+def _plain_transactions(raw: Any) -> bool:
+    return raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
+
+
 def _copy_out(
-    raw: Any, statement: str, planner: PlannerSettings, deadline: float | None
+    raw: Any, statement: str, planner: PlannerSettings, deadline: float | None, *, begin: bool
 ) -> bytearray:
     """The whole body of a COPY TO STDOUT on a psycopg connection, as one buffer."""
     pieces = list(
-        copy_pieces(raw, statement, sys.maxsize, guarded=False, planner=planner, deadline=deadline)
+        copy_pieces(
+            raw,
+            statement,
+            sys.maxsize,
+            guarded=False,
+            planner=planner,
+            deadline=deadline,
+            begin=begin,
+        )
     )
     return pieces[0] if len(pieces) == 1 else bytearray().join(pieces)
 
@@ -147,9 +179,29 @@ async def fetch_arrow_async(
     connection: AsyncConnection, sql: str, parameters: Mapping[str, Any], columnar: Columnar
 ) -> pyarrow.Table:
     """The asyncpg twin of :func:`fetch_arrow`."""
+    return await fetch_table_async(connection, sql, parameters, columnar, alone=False)
+
+
+async def fetch_table_async(
+    connection: AsyncConnection,
+    sql: str,
+    parameters: Mapping[str, Any],
+    columnar: Columnar,
+    *,
+    alone: bool,
+) -> pyarrow.Table:
+    """The asyncpg twin of :func:`fetch_table` (planner settings, which need a transaction
+    on asyncpg, are the caller's)."""
     import_arrow()
     select = copy_select(render_sql(sql, parameters), columnar.columns)
-    driver = await _driver_in_transaction(connection)
+    driver: Any = None
+    if alone and not connection.in_transaction():
+        raw = await connection.get_raw_connection()
+        adapted: Any = raw.dbapi_connection
+        if adapted.isolation_level is None and not (adapted.readonly or adapted.deferrable):
+            driver = raw.driver_connection
+    if driver is None:
+        driver = await _driver_in_transaction(connection)
     chunks: list[bytes] = []
 
     async def sink(chunk: bytes) -> None:

@@ -6,22 +6,19 @@ method, as :func:`mp_config.steps.sync_method` does for the row readers, but typ
 the reader's form (:mod:`mp_db._frame_forms`). What differs is the driver. ``fetch(query)``
 (:mod:`mp_db._reads`) yields the read's statement as a :class:`~mp_db._reads.Fetch` carrying
 its columns; a row driver sends rows back,
-which become row objects; the frame driver fetches that statement as a binary COPY decoded
-into a table (:mod:`mp_db._columnar_fetch`) and that table is the read's answer, so the steps
-end there (:class:`_Answered`) and no row object is ever made. Statements without columns (the
-cutoff of a replay datetime) run as rows on the same connection, so one read sees one snapshot.
-The form then turns the table into a pandas or polars DataFrame if asked.
-
-A reader's :attr:`~FrameReader.stream` (:class:`FrameStream`, :class:`AsyncFrameStream`) has
-the same methods, made from the same core by :func:`stream_frame_method`: its driver stops the
-steps at the columnar fetch (:class:`_Asked`) and hands the statement to
-:func:`~mp_db._columnar_fetch.stream_arrow`, which decodes the COPY as it arrives; each batch of
-at most ``batch_rows`` rows is given in the reader's form.
+which become row objects; the frame driver stops the steps there (:class:`_Asked`), so no row
+object is ever made, and hands the statement, without the columns the reader leaves out, to
+a columnar fetch (:mod:`mp_db._columnar_fetch`): one binary COPY decoded into a table, the
+read's answer, or for a reader's :attr:`~FrameReader.stream` (:class:`FrameStream`,
+:class:`AsyncFrameStream`, made by :func:`stream_frame_method`) the COPY decoded as it arrives
+in batches of at most ``batch_rows`` rows. Statements without columns (the cutoff of a replay
+datetime) run as rows on the same connection first, so one read sees one snapshot. The form
+then turns each table into a pandas or polars DataFrame if asked.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import AsyncExitStack, ExitStack, aclosing, closing
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -31,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._columnar_fetch import (
-    fetch_arrow,
-    fetch_arrow_async,
+    fetch_table,
+    fetch_table_async,
     stream_arrow,
     stream_arrow_async,
 )
@@ -67,19 +64,6 @@ F = TypeVar("F")
 P = ParamSpec("P")
 
 
-class _Answered(BaseException):
-    """A frame read's table, raised by its driver at the read's columnar fetch.
-
-    A ``BaseException`` so that :func:`mp_config.steps.run` closes the read's steps instead of
-    throwing it into them: the read is answered, nothing after its fetch (the row converter)
-    runs, and the reader catches it around the run.
-    """
-
-    def __init__(self, table: pyarrow.Table) -> None:
-        super().__init__()
-        self.table = table
-
-
 def _left_out(bookkeeping: bool) -> frozenset[str]:
     """The columns a reader's tables leave out."""
     return frozenset() if bookkeeping else frozenset(BOOKKEEPING_COLUMNS)
@@ -91,62 +75,20 @@ def _narrowed(request: Fetch, left_out: frozenset[str]) -> Fetch:
     return replace(request, columnar=request.columnar.without(left_out))
 
 
-class _FrameSession(_Session):
-    """:class:`~mp_db._reads._Session` that answers a statement with columns as a table
-    (without the columns ``left_out`` names)."""
-
-    def __init__(
-        self, bind: Engine | Connection, stack: ExitStack, left_out: frozenset[str]
-    ) -> None:
-        super().__init__(bind, stack)
-        self.left_out = left_out
-
-    def execute(self, request: Fetch) -> Any:
-        if request.columnar is None:
-            return super().execute(request)
-        request = _narrowed(request, self.left_out)
-        assert request.columnar is not None
-        table = fetch_arrow(
-            self.connection(),
-            request.sql,
-            request.parameters,
-            request.columnar,
-            planner=request.planner,
-        )
-        raise _Answered(table)
-
-
-class _AsyncFrameSession(_AsyncSession):
-    """:class:`_FrameSession` on asyncpg."""
-
-    def __init__(
-        self, bind: AsyncEngine | AsyncConnection, stack: AsyncExitStack, left_out: frozenset[str]
-    ) -> None:
-        super().__init__(bind, stack)
-        self.left_out = left_out
-
-    async def execute(self, request: Fetch) -> Any:
-        if request.columnar is None:
-            return await super().execute(request)
-        request = _narrowed(request, self.left_out)
-        assert request.columnar is not None
-        connection = await self.connection()
-        async with planner_settings_async(connection, request.planner):
-            columnar = request.columnar
-            table = await fetch_arrow_async(connection, request.sql, request.parameters, columnar)
-        raise _Answered(table)
-
-
 class _Asked(BaseException):
-    """A streamed frame read's columnar statement, raised by its driver when the steps reach
-    it (a ``BaseException`` for the reason :class:`_Answered` is): the stream runs it."""
+    """A frame read's columnar statement, raised by its driver when the steps reach it.
+
+    A ``BaseException`` so that :func:`mp_config.steps.run` closes the read's steps instead of
+    throwing it into them: nothing after the fetch (the row converter) runs, and the reader
+    catches it around the run and fetches the statement as a table.
+    """
 
     def __init__(self, request: Fetch) -> None:
         super().__init__()
         self.request = request
 
 
-class _StreamSession(_Session):
+class _StatementSession(_Session):
     """:class:`~mp_db._reads._Session` that stops at the statement with columns."""
 
     def execute(self, request: Fetch) -> Any:
@@ -155,8 +97,8 @@ class _StreamSession(_Session):
         raise _Asked(request)
 
 
-class _AsyncStreamSession(_AsyncSession):
-    """:class:`_StreamSession` on asyncpg."""
+class _AsyncStatementSession(_AsyncSession):
+    """:class:`_StatementSession` on asyncpg."""
 
     async def execute(self, request: Fetch) -> Any:
         if request.columnar is None:
@@ -217,19 +159,24 @@ def async_stream_frame_method(
     return named_like(method, logic)
 
 
-def _statement(steps: Steps[Any], execute: Callable[[Fetch], Any]) -> Fetch:
+def _statement(steps: Steps[Any], session: _StatementSession, left_out: frozenset[str]) -> Fetch:
+    """The read's statement with columns (without those ``left_out``), once the statements
+    before it (if any) ran on ``session``'s connection."""
     try:
-        run(steps, execute)
+        run(steps, session.execute)
     except _Asked as asked:
-        return asked.request
+        return _narrowed(asked.request, left_out)
     raise _unanswered()
 
 
-async def _statement_async(steps: Steps[Any], execute: Callable[[Fetch], Awaitable[Any]]) -> Fetch:
+async def _statement_async(
+    steps: Steps[Any], session: _AsyncStatementSession, left_out: frozenset[str]
+) -> Fetch:
+    """:func:`_statement` on asyncpg."""
     try:
-        await run_async(steps, execute)
+        await run_async(steps, session.execute)
     except _Asked as asked:
-        return asked.request
+        return _narrowed(asked.request, left_out)
     raise _unanswered()
 
 
@@ -288,15 +235,21 @@ class FrameReader(_FrameReads, Generic[F]):
 
     def _drive(self, steps: Steps[T]) -> T:
         with translate_errors(), ExitStack() as stack:
-            execute = _FrameSession(self.bind, stack, _left_out(self.bookkeeping)).execute
-            return run(steps, execute)
+            return run(steps, _Session(self.bind, stack).execute)
 
     def _table(self, steps: Steps[Any]) -> pyarrow.Table:
-        try:
-            self._drive(steps)
-        except _Answered as answered:
-            return answered.table
-        raise _unanswered()
+        with translate_errors(), ExitStack() as stack:
+            session = _StatementSession(self.bind, stack)
+            request = _statement(steps, session, _left_out(self.bookkeeping))
+            assert request.columnar is not None  # only a statement with columns is _Asked
+            return fetch_table(
+                session.connection(),
+                request.sql,
+                request.parameters,
+                request.columnar,
+                request.planner,
+                alone=isinstance(self.bind, Engine),
+            )
 
     cutoff = sync_method(_Reads._cutoff)
     as_of = frame_method(_Reads._as_of)
@@ -331,18 +284,25 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
         )
 
     async def _drive(self, steps: Steps[T]) -> T:
-        left_out = _left_out(self.bookkeeping)
         with translate_errors():
             async with AsyncExitStack() as stack:
-                execute = _AsyncFrameSession(self.bind, stack, left_out).execute
-                return await run_async(steps, execute)
+                return await run_async(steps, _AsyncSession(self.bind, stack).execute)
 
     async def _table(self, steps: Steps[Any]) -> pyarrow.Table:
-        try:
-            await self._drive(steps)
-        except _Answered as answered:
-            return answered.table
-        raise _unanswered()
+        with translate_errors():
+            async with AsyncExitStack() as stack:
+                session = _AsyncStatementSession(self.bind, stack)
+                request = await _statement_async(steps, session, _left_out(self.bookkeeping))
+                assert request.columnar is not None  # only a statement with columns is _Asked
+                connection = await session.connection()
+                async with planner_settings_async(connection, request.planner):
+                    return await fetch_table_async(
+                        connection,
+                        request.sql,
+                        request.parameters,
+                        request.columnar,
+                        alone=isinstance(self.bind, AsyncEngine),
+                    )
 
     cutoff = async_method(_Reads._cutoff)
     as_of = async_frame_method(_Reads._as_of)
@@ -390,8 +350,8 @@ class FrameStream(_FrameReads, Generic[F]):
 
     def _batches(self, steps: Steps[Any]) -> Generator[F, None, None]:
         with translate_errors(), ExitStack() as stack:
-            session = _StreamSession(self.bind, stack)
-            request = _narrowed(_statement(steps, session.execute), _left_out(self.bookkeeping))
+            session = _StatementSession(self.bind, stack)
+            request = _statement(steps, session, _left_out(self.bookkeeping))
             assert request.columnar is not None  # only a statement with columns is _Asked
             connection = session.connection()
             tables = stream_arrow(
@@ -437,11 +397,10 @@ class AsyncFrameStream(_FrameReads, Generic[F]):
         self.bookkeeping = bookkeeping
 
     async def _batches(self, steps: Steps[Any]) -> AsyncGenerator[F, None]:
-        left_out = _left_out(self.bookkeeping)
         with translate_errors():
             async with AsyncExitStack() as stack:
-                session = _AsyncStreamSession(self.bind, stack)
-                request = _narrowed(await _statement_async(steps, session.execute), left_out)
+                session = _AsyncStatementSession(self.bind, stack)
+                request = await _statement_async(steps, session, _left_out(self.bookkeeping))
                 assert request.columnar is not None  # only a statement with columns is _Asked
                 connection = await session.connection()
                 tables = stream_arrow_async(

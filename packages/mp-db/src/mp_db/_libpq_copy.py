@@ -47,6 +47,7 @@ def copy_pieces(
     guarded: bool,
     planner: PlannerSettings = (),
     deadline: float | None = None,
+    begin: bool = True,
 ) -> Generator[bytearray, None, None]:
     """The body of ``statement`` (a COPY TO STDOUT) on the psycopg connection ``raw``, in
     pieces of at least ``gather`` bytes (the last one shorter, possibly empty).
@@ -60,7 +61,11 @@ def copy_pieces(
     transaction (if any) failed. ``planner`` settings are in force for the COPY alone, set
     and restored in the same message (:func:`mp_db._planner.around`). ``deadline`` is how
     many seconds the server may stay silent while the COPY waits on it (None: no limit); the
-    wait for a slow consumer of the pieces does not count.
+    wait for a slow consumer of the pieces does not count. ``begin=False`` leaves out
+    psycopg's implicit BEGIN on a connection not yet in a transaction: the message (settings,
+    COPY, restore) is then one implicit transaction of its own and the connection is idle
+    again after it, for a read that owns its connection and runs nothing else on it (the
+    BEGIN, and the ROLLBACK when it is handed back, were a round trip of their own).
 
     Raises:
         CopyTimeoutError: nothing came from the server within ``deadline``.
@@ -69,13 +74,14 @@ def copy_pieces(
     from psycopg import errors
 
     guarded = guarded and not raw.autocommit
+    assert begin or not guarded, "a guarded COPY runs inside a transaction"
     before, after = around(planner)
     command = "; ".join(
         part
         for part in (f"SAVEPOINT {SAVEPOINT}" if guarded else "", before, statement, after)
         if part
     )
-    if not raw.autocommit and raw.info.transaction_status == pq.TransactionStatus.IDLE:
+    if begin and not raw.autocommit and raw.info.transaction_status == pq.TransactionStatus.IDLE:
         command = _begin(raw) + "; " + command
     pgconn = raw.pgconn
     with selectors.DefaultSelector() as selector:
