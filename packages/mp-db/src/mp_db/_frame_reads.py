@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._columnar_fetch import (
+    Columnar,
     fetch_table,
     fetch_table_async,
     stream_arrow,
@@ -159,24 +160,33 @@ def async_stream_frame_method(
     return named_like(method, logic)
 
 
-def _statement(steps: Steps[Any], session: _StatementSession, left_out: frozenset[str]) -> Fetch:
-    """The read's statement with columns (without those ``left_out``), once the statements
-    before it (if any) ran on ``session``'s connection."""
+def _statement(
+    steps: Steps[Any], bind: Engine | Connection, stack: ExitStack, bookkeeping: bool
+) -> tuple[Connection, Fetch, Columnar]:
+    """The read's connection (taken from ``bind`` into ``stack``) and its statement with
+    columns (without the bookkeeping ones unless asked for), once the statements before it
+    (if any) ran on that connection."""
+    session = _StatementSession(bind, stack)
     try:
         run(steps, session.execute)
     except _Asked as asked:
-        return _narrowed(asked.request, left_out)
+        request = _narrowed(asked.request, _left_out(bookkeeping))
+        assert request.columnar is not None  # only a statement with columns is _Asked
+        return session.connection(), request, request.columnar
     raise _unanswered()
 
 
 async def _statement_async(
-    steps: Steps[Any], session: _AsyncStatementSession, left_out: frozenset[str]
-) -> Fetch:
+    steps: Steps[Any], bind: AsyncEngine | AsyncConnection, stack: AsyncExitStack, bookkeeping: bool
+) -> tuple[AsyncConnection, Fetch, Columnar]:
     """:func:`_statement` on asyncpg."""
+    session = _AsyncStatementSession(bind, stack)
     try:
         await run_async(steps, session.execute)
     except _Asked as asked:
-        return _narrowed(asked.request, left_out)
+        request = _narrowed(asked.request, _left_out(bookkeeping))
+        assert request.columnar is not None  # only a statement with columns is _Asked
+        return await session.connection(), request, request.columnar
     raise _unanswered()
 
 
@@ -239,14 +249,12 @@ class FrameReader(_FrameReads, Generic[F]):
 
     def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         with translate_errors(), ExitStack() as stack:
-            session = _StatementSession(self.bind, stack)
-            request = _statement(steps, session, _left_out(self.bookkeeping))
-            assert request.columnar is not None  # only a statement with columns is _Asked
+            connection, request, columnar = _statement(steps, self.bind, stack, self.bookkeeping)
             return fetch_table(
-                session.connection(),
+                connection,
                 request.sql,
                 request.parameters,
-                request.columnar,
+                columnar,
                 request.planner,
                 alone=isinstance(self.bind, Engine),
             )
@@ -291,16 +299,15 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
     async def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         with translate_errors():
             async with AsyncExitStack() as stack:
-                session = _AsyncStatementSession(self.bind, stack)
-                request = await _statement_async(steps, session, _left_out(self.bookkeeping))
-                assert request.columnar is not None  # only a statement with columns is _Asked
-                connection = await session.connection()
+                connection, request, columnar = await _statement_async(
+                    steps, self.bind, stack, self.bookkeeping
+                )
                 async with planner_settings_async(connection, request.planner):
                     return await fetch_table_async(
                         connection,
                         request.sql,
                         request.parameters,
-                        request.columnar,
+                        columnar,
                         alone=isinstance(self.bind, AsyncEngine),
                     )
 
@@ -350,15 +357,12 @@ class FrameStream(_FrameReads, Generic[F]):
 
     def _batches(self, steps: Steps[Any]) -> Generator[F, None, None]:
         with translate_errors(), ExitStack() as stack:
-            session = _StatementSession(self.bind, stack)
-            request = _statement(steps, session, _left_out(self.bookkeeping))
-            assert request.columnar is not None  # only a statement with columns is _Asked
-            connection = session.connection()
+            connection, request, columnar = _statement(steps, self.bind, stack, self.bookkeeping)
             tables = stream_arrow(
                 connection,
                 request.sql,
                 request.parameters,
-                request.columnar,
+                columnar,
                 self.batch_rows,
                 planner=request.planner,
             )
@@ -399,12 +403,11 @@ class AsyncFrameStream(_FrameReads, Generic[F]):
     async def _batches(self, steps: Steps[Any]) -> AsyncGenerator[F, None]:
         with translate_errors():
             async with AsyncExitStack() as stack:
-                session = _AsyncStatementSession(self.bind, stack)
-                request = await _statement_async(steps, session, _left_out(self.bookkeeping))
-                assert request.columnar is not None  # only a statement with columns is _Asked
-                connection = await session.connection()
+                connection, request, columnar = await _statement_async(
+                    steps, self.bind, stack, self.bookkeeping
+                )
                 tables = stream_arrow_async(
-                    connection, request.sql, request.parameters, request.columnar, self.batch_rows
+                    connection, request.sql, request.parameters, columnar, self.batch_rows
                 )
                 # An async for never closes what it leaves: closed here, the COPY stops now.
                 async with planner_settings_async(connection, request.planner), aclosing(tables):
