@@ -3,7 +3,6 @@ fixed-width layout cannot carry, snapshots, pandas and polars, and the wide shap
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import UTC, datetime
 from typing import Any, assert_type
@@ -13,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from conftest import SeriesMaker, days, macro, run, utc
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings
 from mp_db import (
@@ -382,114 +381,6 @@ def test_async_columnar_read_joins_the_callers_snapshot(
             await async_engine.dispose()
 
     assert run(check()) == (1, 1)
-
-
-def _statements(trace: bytes) -> list[str]:
-    """The statement texts of the Query messages a libpq trace shows the client sending."""
-    lines = trace.decode("utf-8", "replace").splitlines()
-    return [
-        line.split("\t")[4].strip() for line in lines if "\tF\t" in line and "\tQuery\t" in line
-    ]
-
-
-def test_an_engine_bound_frame_read_runs_without_a_transaction_of_its_own(
-    engine: Engine, make_series: SeriesMaker, tmp_path: Any
-) -> None:
-    """A frame read that takes its own connection from the engine and runs the COPY as its
-    first statement sends it, with its planner settings, as one message and no BEGIN: the
-    message is its own implicit transaction, so no ROLLBACK follows when the connection goes
-    back (a round trip saved), and the backtest's setting ends with it. A read of two
-    statements (a cutoff first) and an engine with an isolation level keep one transaction."""
-    series = make_series()
-    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
-    traces: list[Any] = []
-    settings_after: list[str] = []
-
-    def out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        traces.append((tmp_path / f"trace-{len(traces)}").open("w+b"))
-        dbapi_connection.pgconn.trace(traces[-1].fileno())
-
-    def back(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.pgconn.untrace()
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('timescaledb.enable_runtime_exclusion')")
-            settings_after.append(cursor.fetchone()[0])
-        dbapi_connection.rollback()
-
-    event.listen(engine.pool, "checkout", out)
-    event.listen(engine.pool, "checkin", back)
-    try:
-        assert FrameReader(engine, ARROW).as_of("macro", series, as_of=T).num_rows == 1
-        assert FrameReader(engine, ARROW).backtest("macro", [series], [T]).num_rows == 1
-        FrameReader(engine, ARROW).as_of("macro", series, as_of=T, ingested_before=utc(2100))
-        snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
-        assert FrameReader(snapshot, ARROW).as_of("macro", series, as_of=T).num_rows == 1
-    finally:
-        event.remove(engine.pool, "checkout", out)
-        event.remove(engine.pool, "checkin", back)
-    sent = []
-    for trace in traces:
-        trace.seek(0)
-        sent.append(_statements(trace.read()))
-        trace.close()
-    alone, backtest, two, isolated = sent
-    for statements in (alone, backtest):
-        assert len(statements) == 1, statements
-        assert "COPY (" in statements[0]
-        assert "BEGIN" not in statements[0]
-        assert "ROLLBACK" not in statements[0]
-    assert "set_config('timescaledb.enable_runtime_exclusion', 'off', true)" in backtest[0]
-    assert settings_after == ["on"] * 4
-    assert two[0].startswith('"BEGIN'), two
-    assert two[-1] == '"ROLLBACK"', two
-    assert isolated[0].startswith('"BEGIN ISOLATION LEVEL REPEATABLE READ'), isolated
-
-
-def test_an_async_engine_bound_frame_read_runs_without_a_transaction_of_its_own(
-    mp_pg_settings: PostgresSettings, engine: Engine, make_series: SeriesMaker
-) -> None:
-    """The asyncpg twin (asyncpg logs the statements it sends, BEGIN and ROLLBACK among
-    them). A planner setting needs a transaction there, asyncpg's COPY being a message of
-    its own, so the backtest still runs in one."""
-    series = make_series()
-    ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
-    sent: list[str] = []
-
-    def later(text: str) -> None:
-        # asyncpg hands logged queries to its loggers with call_soon: marks go the same way,
-        # so both keep the order they happened in.
-        asyncio.get_running_loop().call_soon(sent.append, text)
-
-    def connected(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(
-            lambda logged: sent.append(logged.query)
-        )
-
-    def out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        later("checkout")
-
-    def back(dbapi_connection: Any, record: Any) -> None:
-        later("checkin")
-
-    async def reads() -> None:
-        async_engine = create_async_db_engine(mp_pg_settings)
-        pool = async_engine.sync_engine.pool
-        event.listen(pool, "connect", connected)
-        event.listen(pool, "checkout", out)
-        event.listen(pool, "checkin", back)
-        try:
-            reader = AsyncFrameReader(async_engine, ARROW)
-            year = {"start": utc(2024, 1), "end": utc(2024, 7)}  # a year or less: no setting
-            assert (await reader.as_of("macro", series, as_of=T, **year)).num_rows == 1
-            assert (await reader.backtest("macro", [series], [T])).num_rows == 1
-            await reader.as_of("macro", series, as_of=T, ingested_before=utc(2100))
-        finally:
-            await async_engine.dispose()
-
-    run(reads())
-    lent = [part.split("checkin")[0] for part in " ".join(sent).split("checkout")[1:]]
-    transaction = ["BEGIN;", "ROLLBACK;"]
-    assert [part.split() for part in lent] == [[], transaction, transaction], sent
 
 
 def test_curve_as_tenor_columns(readers: Readers, make_series: SeriesMaker) -> None:

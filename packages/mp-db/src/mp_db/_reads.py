@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+from psycopg import pq
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -66,13 +67,16 @@ class Fetch:
     the read itself), so a read over a Connection in a REPEATABLE READ transaction sees one
     snapshot. ``columnar`` (the statement's columns) lets a frame reader's driver fetch it as
     a table by binary COPY (:mod:`mp_db._frame_reads`); a row driver fetches rows. Both run it
-    with the ``planner`` settings (:mod:`mp_db._planner`).
+    with the ``planner`` settings (:mod:`mp_db._planner`). ``only``: nothing runs before or
+    after it on the read's connection, so on a connection of the read's own it needs no
+    transaction of its own (one statement sees one snapshot either way).
     """
 
     sql: str
     parameters: dict[str, Any]
     columnar: Columnar | None = None
     planner: PlannerSettings = ()
+    only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +94,9 @@ def fetch(query: Query[T]) -> Steps[T]:
     objects. The ``Fetch`` carries the query's columns, so a frame reader's driver answers it
     as a table instead and that table is the read's answer (:mod:`mp_db._frame_reads`).
     """
+    only = query.cutoff_at is None  # else the cutoff's statement runs first
     query = yield from _resolved(query)
-    rows = yield Fetch(query.sql, query.parameters, query.columnar, query.planner)
+    rows = yield Fetch(query.sql, query.parameters, query.columnar, query.planner, only)
     return query.convert(rows)
 
 
@@ -459,6 +464,8 @@ class _Session:
 
     def execute(self, request: Fetch) -> Any:
         connection = self.connection()
+        if request.only and not request.planner and isinstance(self.bind, Engine):
+            return _without_transaction(connection, request)
         with planner_settings(connection, request.planner):
             return connection.execute(text(request.sql), request.parameters).all()
 
@@ -482,8 +489,49 @@ class _AsyncSession:
 
     async def execute(self, request: Fetch) -> Any:
         connection = await self.connection()
+        if request.only and not request.planner and isinstance(self.bind, AsyncEngine):
+            return await _without_transaction_async(connection, request)
         async with planner_settings_async(connection, request.planner):
             return (await connection.execute(text(request.sql), request.parameters)).all()
+
+
+# A read's only statement on a connection of its own runs in autocommit: psycopg then sends
+# no BEGIN before it (a round trip of its own) and no ROLLBACK when the connection goes back,
+# asyncpg the same. Only from a connection in its plain state: an engine's isolation level
+# or read-only setting must still hold, and a transaction begun must be joined.
+
+
+def _without_transaction(connection: Connection, request: Fetch) -> Any:
+    raw: Any = connection.connection.dbapi_connection
+    plain = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
+    idle = raw.info.transaction_status == pq.TransactionStatus.IDLE
+    if connection.in_transaction() or raw.autocommit or not (plain and idle):
+        return connection.execute(text(request.sql), request.parameters).all()
+    raw.autocommit = True
+    try:
+        rows = connection.execute(text(request.sql), request.parameters).all()
+    except BaseException:
+        # psycopg refuses the change on a connection that is not idle (lost mid-statement):
+        # such a connection is never handed out again rather than left in autocommit.
+        if raw.info.transaction_status == pq.TransactionStatus.IDLE:
+            raw.autocommit = False
+        else:
+            connection.invalidate()
+        raise
+    raw.autocommit = False
+    return rows
+
+
+async def _without_transaction_async(connection: AsyncConnection, request: Fetch) -> Any:
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    plain = not (adapted.readonly or adapted.deferrable) and adapted._transaction is None
+    if connection.in_transaction() or adapted.isolation_level is not None or not plain:
+        return (await connection.execute(text(request.sql), request.parameters)).all()
+    adapted.isolation_level = "autocommit"
+    try:
+        return (await connection.execute(text(request.sql), request.parameters)).all()
+    finally:
+        adapted.isolation_level = None
 
 
 def _streamed(logic: Callable[..., Steps[Stream[Any]]]) -> Callable[..., Any]:
