@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mp_db._rows import ROW_TYPES, row_fields
@@ -111,9 +112,11 @@ def _kind(fact: FactTable, column: str) -> str:
     return fact.column_type(column)
 
 
+@cache
 def fact_columns(fact: FactTable, *, nullable: bool = False) -> tuple[Column, ...]:
     """The columns of ``fact``'s rows, in the row class's field order (what reads select).
-    With ``nullable`` every column may be NULL (a LEFT JOIN that found nothing)."""
+    With ``nullable`` every column may be NULL (a LEFT JOIN that found nothing). Made once
+    per table: built per read, they were 55 us of a one-year read's 1.2 ms."""
     result = []
     for name in row_fields(ROW_TYPES[fact.name]):
         kind = _kind(fact, name)
