@@ -45,8 +45,8 @@ from mp_cache import (
     LatestValue,
     RateLimiter,
     SeriesId,
-    create_async_client,
     create_client,
+    create_client_async,
 )
 from mp_cache._scripts import TOKEN_BUCKET
 from mp_config import RateLimit, RedisSettings
@@ -261,7 +261,7 @@ def _limiter(client: redis.Redis, settings: RedisSettings, sizes: Sizes) -> dict
 
 
 async def _concurrent_checks(settings: RedisSettings, count: int, tasks: int) -> None:
-    client = create_async_client(settings)
+    client = create_client_async(settings)
     limiter = AsyncRateLimiter(client, settings, limits={"bench": OPEN_LIMIT})
 
     async def worker(share: int) -> None:

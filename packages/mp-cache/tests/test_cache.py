@@ -10,7 +10,7 @@ import pytest
 import redis
 from helpers import CountingLoader, run, truth
 
-from mp_cache import AsyncCache, Cache, CodecError, create_async_client
+from mp_cache import AsyncCache, Cache, CodecError, create_client_async
 from mp_config import RedisSettings
 
 
@@ -151,7 +151,7 @@ def test_the_async_cache_shares_keys_and_rules_with_the_sync_one(
     cache.set("plain", {"x": 1})
 
     async def read() -> tuple[object, object, object]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         try:
             async_cache = AsyncCache(client, settings, namespace="t")
             latest = await async_cache.latest_many(["CPI", "GDP"], loader.load_async)

@@ -22,8 +22,8 @@ from mp_cache import (
     DEFAULT_PROTOCOL,
     CacheConfigError,
     client_options,
-    create_async_client,
     create_client,
+    create_client_async,
     max_call_seconds,
 )
 from mp_config import RedisSettings
@@ -45,7 +45,7 @@ def test_async_client_round_trip(settings: RedisSettings) -> None:
     """SET then GET through the asyncio client returns the value."""
 
     async def round_trip() -> object:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         try:
             key = f"{settings.key_prefix}greeting"
             await client.set(key, b"hello")
@@ -133,7 +133,7 @@ def test_an_async_cluster_client_round_trips(cluster_settings: RedisSettings) ->
     """The asyncio cluster client reads back what it wrote."""
 
     async def round_trip() -> object:
-        client = create_async_client(cluster_settings)
+        client = create_client_async(cluster_settings)
         assert isinstance(client, redis.asyncio.cluster.RedisCluster)
         try:
             await client.set(f"{cluster_settings.key_prefix}a", b"1")

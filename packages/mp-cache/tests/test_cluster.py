@@ -10,7 +10,7 @@ import redis.cluster
 from helpers import CountingLoader, run, truth
 from redis.crc import key_slot
 
-from mp_cache import AsyncCache, Cache, SeriesId, create_async_client, create_client
+from mp_cache import AsyncCache, Cache, SeriesId, create_client, create_client_async
 from mp_config import RedisSettings
 
 SERIES: list[SeriesId] = [f"S{index}" for index in range(40)]
@@ -67,7 +67,7 @@ def test_the_async_cache_on_a_cluster(cluster_settings: RedisSettings) -> None:
     """The asyncio cluster client gives the same answers."""
 
     async def scenario() -> dict[SeriesId, object]:
-        client = create_async_client(cluster_settings)
+        client = create_client_async(cluster_settings)
         cache = AsyncCache(client, cluster_settings, namespace="facts")
         loader = CountingLoader()
         try:

@@ -28,8 +28,8 @@ from mp_cache import (
     SeriesId,
     SyncClient,
     acl_rules,
-    create_async_client,
     create_client,
+    create_client_async,
 )
 from mp_config import RedisSettings
 from mp_stack.native import RedisServer
@@ -81,7 +81,7 @@ def test_killed_client_connections_change_no_async_answer(
     """The asyncio pool may only notice on use: then the loader answers; never an error."""
 
     async def scenario() -> list[dict[SeriesId, LatestValue]]:
-        client = create_async_client(fault_settings)
+        client = create_client_async(fault_settings)
         cache = AsyncCache(client, fault_settings, namespace="facts")
         loader = CountingLoader()
         try:
@@ -127,7 +127,7 @@ def test_a_stopped_server_falls_through_for_the_async_cache(
     """The asyncio twin: the same answers with the server gone."""
 
     async def scenario() -> list[dict[SeriesId, LatestValue]]:
-        client = create_async_client(fault_settings)
+        client = create_client_async(fault_settings)
         cache = AsyncCache(client, fault_settings, namespace="facts")
         loader = CountingLoader()
         results = [await cache.latest_many(SERIES, loader.load_async)]
@@ -265,7 +265,7 @@ def test_a_cancelled_blocking_command_does_not_hand_its_reply_to_the_next(
     settings = settings_for(fault_server, max_connections=1, socket_timeout=5)
 
     async def scenario() -> object:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         assert isinstance(client, redis.asyncio.Redis)
         try:
             await client.set("mine", b"my own value")
@@ -290,7 +290,7 @@ def test_a_cancelled_cache_read_does_not_hand_its_reply_to_the_next(
     settings = settings_for(fault_server, max_connections=1, socket_timeout=5)
 
     async def scenario() -> dict[SeriesId, LatestValue]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         cache = AsyncCache(client, settings, namespace="facts")
         loader = CountingLoader()
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import run, settings_for, shut_down
 
-from mp_cache import async_health, create_async_client, create_client, health
+import mp_cache
+from mp_cache import create_client, create_client_async, health, health_async
 from mp_config import RedisSettings
 from mp_stack.native import RedisServer
 
@@ -54,12 +56,12 @@ def test_a_stopped_server_is_reported_not_raised(fault_server: RedisServer) -> N
 
 
 def test_the_async_check_matches_the_sync_one(settings: RedisSettings) -> None:
-    """async_health gives the same kind of report."""
+    """health_async gives the same kind of report."""
 
     async def check() -> tuple[bool, str | None]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         try:
-            report = await async_health(client)
+            report = await health_async(client)
         finally:
             await client.aclose()
         return report.ok, report.server_version
@@ -67,3 +69,20 @@ def test_the_async_check_matches_the_sync_one(settings: RedisSettings) -> None:
     ok, version = run(check())
     assert ok
     assert version is not None
+
+
+def test_the_old_async_names_work_and_say_they_are_deprecated(settings: RedisSettings) -> None:
+    """create_async_client and async_health still work, with a DeprecationWarning naming
+    the function to use instead."""
+
+    async def check() -> bool:
+        with pytest.warns(DeprecationWarning, match="use create_client_async$"):
+            client = mp_cache.create_async_client(settings)
+        try:
+            with pytest.warns(DeprecationWarning, match="use health_async$"):
+                report = await mp_cache.async_health(client)
+        finally:
+            await client.aclose()
+        return report.ok
+
+    assert run(check()) is True

@@ -24,8 +24,8 @@ from mp_cache import (
     RateLimitNotConfiguredError,
     RateLimitTimeoutError,
     SyncClient,
-    create_async_client,
     create_client,
+    create_client_async,
 )
 from mp_config import RateLimit, RedisSettings
 from mp_stack.native import RedisServer
@@ -115,7 +115,7 @@ def test_asyncio_tasks_never_get_more_than_the_rate(settings: RedisSettings) -> 
     """20 tasks x 40 calls through the async limiter obey the same bound."""
 
     async def scenario() -> tuple[int, float]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         limiter = AsyncRateLimiter(client, settings, limits={"src": BURSTY})
 
         async def worker() -> int:
@@ -199,7 +199,7 @@ def test_async_waiting_is_granted_after_a_refill(settings: RedisSettings) -> Non
     """The async helper sleeps (without blocking the loop) until the bucket refills."""
 
     async def scenario() -> list[bool]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         limiter = AsyncRateLimiter(client, settings, limits={"w": RateLimit(1, 0.2)})
         try:
             first = await limiter.acquire("w")

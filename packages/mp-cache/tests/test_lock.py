@@ -15,8 +15,8 @@ from mp_cache import (
     LockLostError,
     LockNotAcquiredError,
     Locks,
-    create_async_client,
     create_client,
+    create_client_async,
 )
 from mp_config import RedisSettings
 from mp_stack.native import RedisServer
@@ -132,7 +132,7 @@ def test_async_leases_follow_the_same_rules(settings: RedisSettings) -> None:
     """The asyncio twin: held lock refused, non-owner refused, hold releases."""
 
     async def scenario() -> list[object]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         locks = AsyncLocks(client, settings, retry_seconds=0.01)
         try:
             async with locks.hold("job", timeout=1) as lease:

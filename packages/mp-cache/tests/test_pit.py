@@ -12,7 +12,7 @@ import pytest
 import redis
 from helpers import KNOWN_AT, CountingLoader, run, truth
 
-from mp_cache import AsyncCache, Cache, LatestValue, SeriesId, create_async_client
+from mp_cache import AsyncCache, Cache, LatestValue, SeriesId, create_client_async
 from mp_config import RedisSettings
 
 EARLIER = KNOWN_AT - timedelta(microseconds=1)
@@ -149,7 +149,7 @@ def test_the_async_cache_invalidates_what_the_sync_cache_stored(
     cache.as_of("CPI", T1, lambda: "old")
 
     async def ingest_then_read() -> tuple[object, object]:
-        client = create_async_client(settings)
+        client = create_client_async(settings)
         try:
             async_cache = AsyncCache(client, settings, namespace="facts")
             await async_cache.invalidate(["CPI"])

@@ -24,7 +24,7 @@ from typing import Any
 from bench_db_data import DataSet, as_dicts, as_tuples, business_days, create_series, new_vintages
 from sqlalchemy import Engine, text
 
-from mp_db import create_sync_engine, ingest
+from mp_db import create_db_engine, ingest
 from mp_stack.native import BackupRepository
 from mp_testing import start_throwaway_postgres
 
@@ -59,7 +59,7 @@ def measure(size: Size) -> dict[str, Any]:
     """Every figure for one backfill size."""
     server = start_throwaway_postgres(durable=True, settings={"archive_mode": "on"})
     repository = BackupRepository(server.cluster, server.cluster.root.parent / "backup")
-    engine = create_sync_engine(server.settings)
+    engine = create_db_engine(server.settings)
     try:
         repository.attach()
         series = create_series(engine, "B", size.series)

@@ -15,7 +15,7 @@ from bench_db_common import log
 from sqlalchemy import Engine
 
 from mp_config import PostgresSettings
-from mp_db import create_sync_engine
+from mp_db import create_db_engine
 from mp_testing import ThrowawayPostgres, start_throwaway_postgres
 
 __all__ = [
@@ -52,7 +52,7 @@ def bench_database(
     log(f"starting a throwaway cluster (durable={durable})")
     server = start_throwaway_postgres(durable=durable)
     try:
-        engine = create_sync_engine(bench_settings(server, application_name))
+        engine = create_db_engine(bench_settings(server, application_name))
         try:
             yield server, engine
         except Exception:  # noqa: BLE001 - keep what was measured, report the failure

@@ -30,7 +30,7 @@ from typing import Any
 from bench_db_data import DataSet, as_dicts, as_tuples, business_days, create_series
 from sqlalchemy import Engine, text
 
-from mp_db import Reader, create_sync_engine, ingest
+from mp_db import Reader, create_db_engine, ingest
 from mp_schema import enable_compression
 from mp_testing import start_throwaway_postgres
 
@@ -130,7 +130,7 @@ def main() -> None:
     global OLD_YEAR  # noqa: PLW0603 - one run, one setting
     OLD_YEAR = max(2005, 2024 - int(arguments.years) + 3)
     server = start_throwaway_postgres()
-    engine = create_sync_engine(server.settings)
+    engine = create_db_engine(server.settings)
     try:
         with engine.connect() as connection:
             license_name, version = connection.execute(

@@ -41,7 +41,7 @@ from bench_db_reads import reads
 from bench_db_report import markdown, plot_growth, targets
 from sqlalchemy import Engine, text
 
-from mp_db import create_async_db_engine, create_sync_engine
+from mp_db import create_db_engine, create_db_engine_async
 from mp_testing import start_throwaway_postgres
 
 #: Distributions whose versions go into the results.
@@ -129,8 +129,8 @@ def run(sizes: Sizes, durable: bool, out: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"sizes": sizes.as_dict()}
     try:
         settings = bench_settings(server, "mp-bench")
-        engine = create_sync_engine(settings)
-        async_engine = create_async_db_engine(settings)
+        engine = create_db_engine(settings)
+        async_engine = create_db_engine_async(settings)
         results["machine"] = machine(engine, durable)
         with asyncio.Runner() as runner:
             context = Context(server, engine, async_engine, runner, sizes)

@@ -46,8 +46,8 @@ from mp_db import (
     FrameReader,
     Query,
     Reader,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
     join_as_of,
 )
@@ -219,8 +219,8 @@ def measure(
     settings: PostgresSettings, shape: Shape, sizes: Sizes, runner: asyncio.Runner
 ) -> dict[str, Any]:
     """Every variant of one shape, interleaved, with the server's own time beside them."""
-    engine = create_sync_engine(settings)
-    async_engine = create_async_db_engine(settings)
+    engine = create_db_engine(settings)
+    async_engine = create_db_engine_async(settings)
     raw = psycopg.connect(**settings.psycopg_kwargs(), autocommit=True)
     secret = settings.password.get_secret_value() if settings.password else ""
     uri = (
@@ -333,7 +333,7 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 
 def _run(settings: PostgresSettings, sizes: Sizes) -> dict[str, dict[str, Any]]:
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         backfill, fleet = _load(engine, sizes)
     finally:

@@ -45,7 +45,7 @@ from bench_schema_variants import copy_rows, create_variant, variant
 from sqlalchemy import Engine, text
 
 from mp_config import PostgresSettings, get_settings
-from mp_db import create_async_db_engine, create_sync_engine, ingest, ingest_async
+from mp_db import create_db_engine, create_db_engine_async, ingest, ingest_async
 
 TABLE = "macro_observations"
 
@@ -79,8 +79,8 @@ def _run_async(loop: asyncio.AbstractEventLoop, engine: Any, rows: Any) -> Any:
 
 def run(database: str, series_count: int, years: float, repeats: int) -> dict[str, Any]:
     settings = get_settings(PostgresSettings).model_copy(update={"database": database})
-    engine: Engine = create_sync_engine(settings)
-    async_engine = create_async_db_engine(settings)
+    engine: Engine = create_db_engine(settings)
+    async_engine = create_db_engine_async(settings)
     loop = asyncio.new_event_loop()
     series = create_series(engine, f"FLOOR{uuid.uuid4().hex[:8]}_", series_count)
     data = DataSet(series, tuple(business_days(years)), 5)

@@ -74,13 +74,13 @@ def _one(database: str, rows: int, frame_rows: int, library: str) -> dict[str, A
     from sqlalchemy import text
 
     from mp_config import PostgresSettings, get_settings
-    from mp_db import create_sync_engine, ingest
+    from mp_db import create_db_engine, ingest
 
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from bench_db_data import create_series
 
     settings = get_settings(PostgresSettings).model_copy(update={"database": database})
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     series = list(create_series(engine, f"MEM{uuid.uuid4().hex[:8]}_", SERIES))
     try:
         before = _peak_mib()

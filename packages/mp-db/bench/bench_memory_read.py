@@ -68,9 +68,9 @@ def _prepare(database: str) -> None:
 def _load(settings: PostgresSettings) -> None:
     from bench_db_data import create_series
 
-    from mp_db import create_sync_engine
+    from mp_db import create_db_engine
 
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         ids = create_series(engine, PREFIX, SERIES)
     finally:
@@ -95,9 +95,9 @@ def _child(database: str, rows: int, mode: str, batch_rows: int) -> dict[str, An
     """One read in this process: rows, seconds, RSS before and peak (MiB)."""
     import pyarrow
 
-    from mp_db import ARROW, FrameReader, create_sync_engine
+    from mp_db import ARROW, FrameReader, create_db_engine
 
-    engine = create_sync_engine(_settings(database))
+    engine = create_db_engine(_settings(database))
     with engine.connect() as connection:
         ids = [
             row[0]

@@ -47,7 +47,7 @@ from bench_peers_sections import (
 )
 from bench_peers_systems import PEERS, make_peers, remove
 
-from mp_db import create_async_db_engine
+from mp_db import create_db_engine_async
 
 PEER_DISTRIBUTIONS = ("arcticdb", "duckdb", "polars", "pyarrow", "pandas", "numpy")
 
@@ -110,7 +110,7 @@ def run(sizes: PeerSizes, parsed: argparse.Namespace) -> dict[str, Any]:
             asyncio.Runner() as runner,
         ):
             settings = bench_settings(server, "mp-bench-peers")
-            async_engine = create_async_db_engine(settings)
+            async_engine = create_db_engine_async(settings)
             try:
                 results["machine"] = machine(engine, parsed.durable)
                 results["machine"]["versions"] |= {

@@ -10,15 +10,15 @@ from typing import Any, Protocol, TypeVar
 import pytest
 from sqlalchemy import Engine, text
 
-from mp_cache import AsyncCache, Cache, create_async_client, create_client
+from mp_cache import AsyncCache, Cache, create_client, create_client_async
 from mp_config import PostgresSettings, RedisSettings, reset_settings
 from mp_db import (
     AsyncCachedReader,
     AsyncReader,
     CachedReader,
     Reader,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
     ingest_async,
 )
@@ -61,7 +61,7 @@ class SeriesMaker(Protocol):
 @pytest.fixture
 def engine(mp_pg_settings: PostgresSettings) -> Iterator[Engine]:
     """A sync engine on this test's migrated database."""
-    created = create_sync_engine(mp_pg_settings)
+    created = create_db_engine(mp_pg_settings)
     try:
         yield created
     finally:
@@ -147,7 +147,7 @@ class Driver:
             return ingest(self.engine, table, rows, **options)
 
         async def write() -> Any:
-            async_engine = create_async_db_engine(self.settings)
+            async_engine = create_db_engine_async(self.settings)
             try:
                 return await ingest_async(async_engine, table, rows, **options)
             finally:
@@ -165,12 +165,12 @@ class Driver:
             return getattr(reader, method)(*args, **options)
 
         async def read() -> Any:
-            async_engine = create_async_db_engine(self.settings)
+            async_engine = create_db_engine_async(self.settings)
             client = None
             try:
                 reader: Any = AsyncReader(async_engine)
                 if self.cache is not None and method in CACHED_READS:
-                    client = create_async_client(self.cache)
+                    client = create_client_async(self.cache)
                     reader = AsyncCachedReader(
                         reader,
                         AsyncCache(client, self.cache, namespace=self.cache.cache_namespace),

@@ -29,8 +29,8 @@ from mp_db import (
     AsyncReader,
     FactRow,
     Reader,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
     ingest_async,
     join_as_of,
@@ -281,7 +281,7 @@ def build(
     """Create the scenario's series, generate its batches and ingest each into the model and
     into mp-db (with ``driver``; each batch as a pyarrow Table with ``frames``), recording
     reports and cutoffs."""
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         series_ids = create_series(engine, shape.kind, 2)
         other_kind = "curve" if shape.kind != "curve" else "macro"
@@ -322,7 +322,7 @@ def build(
 
 
 async def _build_async(built: Built, *, frames: bool) -> None:
-    engine = create_async_db_engine(built.settings)
+    engine = create_db_engine_async(built.settings)
     try:
         reader = AsyncReader(engine)
         built.cutoffs.append((built.model.cutoff(), await _take_cutoff_async(reader)))
@@ -375,11 +375,11 @@ class Readers:
         self.driver = driver
         self._runner: asyncio.Runner | None = None
         if driver == "sync":
-            self._engine = create_sync_engine(settings)
+            self._engine = create_db_engine(settings)
             self._reader = Reader(self._engine)
         else:
             self._runner = asyncio.Runner()
-            self._async_engine = create_async_db_engine(settings)
+            self._async_engine = create_db_engine_async(settings)
             self._async_reader = AsyncReader(self._async_engine)
 
     def execute(self, calls: list[Call]) -> list[Any]:
@@ -403,7 +403,7 @@ class Readers:
 def execute(settings: PostgresSettings, driver: str, calls: list[Call]) -> list[Any]:
     """Run ``calls`` through ``driver``'s reader; normalized answers in call order."""
     if driver == "sync":
-        engine = create_sync_engine(settings)
+        engine = create_db_engine(settings)
         try:
             reader = Reader(engine)
             return [normalize(_sync_call(reader, call)) for call in calls]
@@ -413,7 +413,7 @@ def execute(settings: PostgresSettings, driver: str, calls: list[Call]) -> list[
 
 
 async def _execute_async(settings: PostgresSettings, calls: list[Call]) -> list[Any]:
-    engine = create_async_db_engine(settings)
+    engine = create_db_engine_async(settings)
     try:
         reader = AsyncReader(engine)
         return [normalize(await _async_call(reader, call)) for call in calls]

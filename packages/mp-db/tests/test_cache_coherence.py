@@ -28,7 +28,7 @@ import pytest
 from conftest import SeriesMaker, days, enable_cache, macro, utc
 from sqlalchemy import Engine, text
 
-from mp_cache import AsyncCache, Cache, create_async_client, create_client
+from mp_cache import AsyncCache, Cache, create_client, create_client_async
 from mp_config import PostgresSettings, RedisSettings
 from mp_db import (
     AsyncCachedReader,
@@ -82,7 +82,7 @@ class Side:
             self.database = AsyncDatabase(pg)
 
             async def build() -> None:
-                self.client = create_async_client(redis_settings)
+                self.client = create_client_async(redis_settings)
                 self.plain = AsyncReader(self.database.engine)
                 self.cached = AsyncCachedReader(
                     self.plain,

@@ -32,7 +32,7 @@ from mp_db import (
     MacroObservationRow,
     Reader,
     backtest_wide,
-    create_async_db_engine,
+    create_db_engine_async,
     curve_wide,
     fetch_arrow,
     fetch_arrow_async,
@@ -63,7 +63,7 @@ class Readers:
             return getattr(reader, method)(*args, **options)
 
         async def read() -> Any:
-            engine = create_async_db_engine(self.settings)
+            engine = create_db_engine_async(self.settings)
             try:
                 chosen = (
                     AsyncReader(engine)
@@ -334,7 +334,7 @@ def test_a_coded_column_outside_its_list_is_read_as_rows(readers: Readers) -> No
 
 
 async def _fetch_async(settings: PostgresSettings, sql: str, columnar: Columnar) -> Any:
-    engine = create_async_db_engine(settings)
+    engine = create_db_engine_async(settings)
     try:
         async with engine.connect() as connection:
             return await fetch_arrow_async(connection, sql, {"n": 3}, columnar)
@@ -368,7 +368,7 @@ def test_async_columnar_read_joins_the_callers_snapshot(
     ingest(engine, "macro", [macro(series, utc(2024, 1), utc(2024, 2), 1.0)])
 
     async def check() -> tuple[int, int]:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             async with async_engine.connect() as connection:
                 snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
@@ -483,7 +483,7 @@ def test_an_error_during_copy_is_raised_and_the_connection_recovers(readers: Rea
         return
 
     async def check() -> int:
-        engine = create_async_db_engine(readers.settings)
+        engine = create_db_engine_async(readers.settings)
         try:
             async with engine.connect() as connection:
                 with pytest.raises(Exception, match="division by zero"):

@@ -93,7 +93,7 @@ def _fill_none(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> Non
 def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any, Any]]:
     """(rows, table, table without bookkeeping) of each call, on the scenario's driver."""
     if built.driver == "sync":
-        engine = mp_db.create_sync_engine(built.settings)
+        engine = mp_db.create_db_engine(built.settings)
         try:
             rows, arrow = mp_db.Reader(engine), mp_db.FrameReader(engine, mp_db.ARROW)
             narrow = mp_db.FrameReader(engine, mp_db.ARROW, bookkeeping=False)
@@ -109,7 +109,7 @@ def _answers(built: Built, calls: list[Call]) -> list[tuple[Any, Any, Any]]:
             engine.dispose()
 
     async def every() -> list[tuple[Any, Any, Any]]:
-        engine = mp_db.create_async_db_engine(built.settings)
+        engine = mp_db.create_db_engine_async(built.settings)
         try:
             rows, arrow = mp_db.AsyncReader(engine), mp_db.AsyncFrameReader(engine, mp_db.ARROW)
             narrow = mp_db.AsyncFrameReader(engine, mp_db.ARROW, bookkeeping=False)
@@ -163,7 +163,7 @@ def _streamed(built: Built, calls: list[Call], rng: random.Random) -> list[tuple
     # Every other call is read without bookkeeping, one-shot and streamed alike.
     kept = [index % 2 == 0 for index in range(len(calls))]
     if built.driver == "sync":
-        engine = mp_db.create_sync_engine(built.settings)
+        engine = mp_db.create_db_engine(built.settings)
         try:
             return [
                 (
@@ -186,7 +186,7 @@ def _streamed(built: Built, calls: list[Call], rng: random.Random) -> list[tuple
             engine.dispose()
 
     async def both() -> list[tuple[Any, Any, int]]:
-        engine = mp_db.create_async_db_engine(built.settings)
+        engine = mp_db.create_db_engine_async(built.settings)
         try:
             answers = []
             for call, size, keep in zip(calls, sizes, kept, strict=True):

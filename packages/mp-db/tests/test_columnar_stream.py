@@ -29,7 +29,7 @@ from mp_db import (
     ConnectionLostError,
     FrameReader,
     FrameStream,
-    create_async_db_engine,
+    create_db_engine_async,
     ingest,
 )
 from mp_db._columnar import Column, copy_statement
@@ -77,7 +77,7 @@ def _batches(
         return list(FrameReader(engine, ARROW, batch_rows=size).stream.as_of("macro", ids, as_of=T))
 
     async def read() -> list[pa.Table]:
-        async_engine = create_async_db_engine(settings)
+        async_engine = create_db_engine_async(settings)
         try:
             stream = AsyncFrameReader(async_engine, ARROW, batch_rows=size).stream
             return [batch async for batch in stream.as_of("macro", ids, as_of=T)]
@@ -105,7 +105,7 @@ def test_batches_come_in_the_readers_form(
     assert [frame.height for frame in polars_frames] == [1]
 
     async def polars_async() -> list[pl.DataFrame]:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             stream = AsyncFrameReader(async_engine, POLARS, batch_rows=50).stream
             assert_type(stream, AsyncFrameStream[pl.DataFrame])
@@ -179,7 +179,7 @@ def test_async_closing_early_keeps_the_transaction(
     ids = _history(engine, make_series)
 
     async def check() -> tuple[int, int, int]:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             async with async_engine.connect() as connection:
                 snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
@@ -284,7 +284,7 @@ def test_a_connection_lost_mid_stream_is_an_mp_error(
         return
 
     async def check() -> None:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             async with async_engine.connect() as connection:
                 pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
@@ -375,7 +375,7 @@ def test_coded_text_is_walked_row_by_row_and_an_unlisted_value_is_refused(
 async def _stream_async(
     settings: PostgresSettings, sql: str, columnar: Columnar, size: int
 ) -> list[pa.Table]:
-    engine = create_async_db_engine(settings)
+    engine = create_db_engine_async(settings)
     try:
         async with engine.connect() as connection:
             return [

@@ -9,6 +9,7 @@ import pytest
 from conftest import macro, run, utc
 from sqlalchemy import text
 
+import mp_db
 from mp_config import PostgresSettings
 from mp_db import (
     AsyncDatabase,
@@ -19,8 +20,8 @@ from mp_db import (
     ReadOnlyError,
     RetryPolicy,
     StatementTimeoutError,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     durability_warnings,
     primary_wal_position,
     replica_lag,
@@ -45,7 +46,7 @@ def test_sync_engine_session_settings(mp_pg_settings: PostgresSettings) -> None:
     settings = mp_pg_settings.model_copy(
         update={"statement_timeout_ms": 1234, "application_name": "mp-test"}
     )
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         with engine.connect() as connection:
             assert tuple(connection.execute(SESSION_QUERY).one()) == EXPECTED
@@ -60,7 +61,7 @@ def test_async_engine_session_settings(mp_pg_settings: PostgresSettings) -> None
     )
 
     async def read() -> tuple[Any, ...]:
-        engine = create_async_db_engine(settings)
+        engine = create_db_engine_async(settings)
         try:
             async with engine.connect() as connection:
                 return tuple((await connection.execute(SESSION_QUERY)).one())
@@ -68,6 +69,31 @@ def test_async_engine_session_settings(mp_pg_settings: PostgresSettings) -> None
             await engine.dispose()
 
     assert run(read()) == EXPECTED
+
+
+def test_the_old_engine_names_work_and_say_they_are_deprecated(
+    mp_pg_settings: PostgresSettings,
+) -> None:
+    """create_sync_engine and create_async_db_engine still give working engines, with a
+    DeprecationWarning naming the function to use instead."""
+    with pytest.warns(DeprecationWarning, match="use create_db_engine$"):
+        engine = mp_db.create_sync_engine(mp_pg_settings)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+    async def read() -> int:
+        with pytest.warns(DeprecationWarning, match="use create_db_engine_async$"):
+            async_engine = mp_db.create_async_db_engine(mp_pg_settings)
+        try:
+            async with async_engine.connect() as connection:
+                return int((await connection.execute(text("SELECT 2"))).scalar_one())
+        finally:
+            await async_engine.dispose()
+
+    assert run(read()) == 2
 
 
 @pytest.mark.scenario("load_held")

@@ -21,15 +21,15 @@ from mp_db import (
     StatementTimeoutError,
     TransientError,
     classify_error,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     translate_errors,
 )
 from mp_testing import ThrowawayPostgres
 
 
 def _sync_outcome(settings: PostgresSettings, work: Callable[[Any], None]) -> type[MpDbError]:
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         with pytest.raises(MpDbError) as caught, translate_errors(), engine.connect() as conn:
             work(conn)
@@ -40,7 +40,7 @@ def _sync_outcome(settings: PostgresSettings, work: Callable[[Any], None]) -> ty
 
 def _async_outcome(settings: PostgresSettings, work: Callable[[Any], Any]) -> type[MpDbError]:
     async def attempt() -> type[MpDbError]:
-        engine = create_async_db_engine(settings)
+        engine = create_db_engine_async(settings)
         try:
             with pytest.raises(MpDbError) as caught, translate_errors():
                 async with engine.connect() as connection:
@@ -95,7 +95,7 @@ def test_server_restart_between_uses(mp_throwaway_postgres: ThrowawayPostgres) -
     """A pooled connection from before a restart: pre-ping replaces it and work goes on;
     during the restart itself the error is transient under both drivers."""
     settings = mp_throwaway_postgres.settings
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         with engine.connect() as connection:
             assert connection.execute(text("SELECT 1")).scalar() == 1
@@ -123,7 +123,7 @@ def test_server_restart_between_uses(mp_throwaway_postgres: ThrowawayPostgres) -
 def test_unreachable_server_fails_fast_and_names_the_address() -> None:
     """No server: the error names host and port, never the password, within the timeout."""
     settings = PostgresSettings.load(env_file=None, port=1, password="s3cret-pw", connect_timeout=2)
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     started = time.monotonic()
     try:
         with pytest.raises(ServerUnavailableError) as caught, translate_errors():
@@ -159,7 +159,7 @@ def test_constraint_names_come_through(mp_pg_settings: PostgresSettings) -> None
         "INSERT INTO mp.data_sources (code, name, source_type, vintage_capability)"
         " VALUES ('BAD CODE', 'x', 'vendor', 'full')"
     )
-    engine = create_sync_engine(mp_pg_settings)
+    engine = create_db_engine(mp_pg_settings)
     try:
         with (
             pytest.raises(ConstraintViolationError) as caught,
@@ -172,7 +172,7 @@ def test_constraint_names_come_through(mp_pg_settings: PostgresSettings) -> None
     assert caught.value.constraint == "ck_data_sources_code_format"
 
     async def attempt() -> str | None:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             with pytest.raises(ConstraintViolationError) as error, translate_errors():
                 async with async_engine.begin() as connection:
@@ -190,7 +190,7 @@ def test_pool_exhaustion_fails_fast(mp_pg_settings: PostgresSettings) -> None:
     settings = mp_pg_settings.model_copy(
         update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.5}
     )
-    engine = create_sync_engine(settings)
+    engine = create_db_engine(settings)
     try:
         with engine.connect():
             started = time.monotonic()

@@ -32,7 +32,7 @@ from mp_db import (
     MpDbError,
     Reader,
     RetryPolicy,
-    create_sync_engine,
+    create_db_engine,
     primary_wal_position,
     primary_wal_position_async,
     replica_lag,
@@ -241,7 +241,7 @@ def test_failover_to_a_promoted_standby(driver: str, mp_scenario_metrics: dict[s
     try:
         standby = server.add_synchronous_standby()
         settings = _failover_settings(server, standby)
-        setup = create_sync_engine(settings)
+        setup = create_db_engine(settings)
         try:
             series = create_writer_series(setup, "F", WRITERS)
         finally:
@@ -254,7 +254,7 @@ def test_failover_to_a_promoted_standby(driver: str, mp_scenario_metrics: dict[s
         gc.collect()
         ledger, retried, after = tally.ledger, tally.retried, tally.after_failover
         seconds = time.monotonic() - started
-        checker = create_sync_engine(
+        checker = create_db_engine(
             settings.model_copy(update={"host": new_primary.host, "port": new_primary.port})
         )
         try:

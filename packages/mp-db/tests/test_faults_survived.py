@@ -33,8 +33,8 @@ from mp_db import (
     RetryPolicy,
     StorageFullError,
     TransientError,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
     ingest_async,
     run_with_retry,
@@ -96,7 +96,7 @@ def server(mp_throwaway_postgres: ThrowawayPostgres) -> ThrowawayPostgres:
 @pytest.fixture
 def engine_on(server: ThrowawayPostgres) -> Iterator[Engine]:
     """A sync engine on the throwaway cluster."""
-    engine = create_sync_engine(server.settings)
+    engine = create_db_engine(server.settings)
     yield engine
     engine.dispose()
 
@@ -113,7 +113,7 @@ def test_idle_backends_terminated_are_replaced(
         assert connection.execute(text("SELECT 2")).scalar() == 2
 
     async def async_side() -> int:
-        engine = create_async_db_engine(server.settings)
+        engine = create_db_engine_async(server.settings)
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
@@ -214,7 +214,7 @@ def test_lock_timeout_under_both_drivers(server: ThrowawayPostgres, engine_on: E
         text("SELECT pg_advisory_xact_lock(:table, :series)"), {"table": lock_key, "series": series}
     )
     try:
-        engine = create_sync_engine(settings)
+        engine = create_db_engine(settings)
         try:
             with pytest.raises(LockTimeoutError):
                 ingest(engine, "macro", _rows(series, 10))
@@ -222,7 +222,7 @@ def test_lock_timeout_under_both_drivers(server: ThrowawayPostgres, engine_on: E
             engine.dispose()
 
         async def async_side() -> None:
-            async_engine = create_async_db_engine(settings)
+            async_engine = create_db_engine_async(settings)
             try:
                 await ingest_async(async_engine, "macro", _rows(series, 10))
             finally:
@@ -294,7 +294,7 @@ def test_half_open_connection_ends_within_the_deadline(
         settings = server.settings.model_copy(
             update={"port": proxy.port, "statement_timeout_ms": 500}
         )
-        engine = create_sync_engine(settings)
+        engine = create_db_engine(settings)
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
@@ -311,7 +311,7 @@ def test_half_open_connection_ends_within_the_deadline(
             engine.dispose()
 
         async def async_side() -> BaseException | None:
-            async_engine = create_async_db_engine(settings)
+            async_engine = create_db_engine_async(settings)
             try:
                 async with async_engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
@@ -337,7 +337,7 @@ def test_read_only_database(server: ThrowawayPostgres, engine_on: Engine) -> Non
     with server.cluster.connect_admin() as admin:
         admin.execute("ALTER DATABASE mp SET default_transaction_read_only = on")
     try:
-        engine = create_sync_engine(server.settings)
+        engine = create_db_engine(server.settings)
         try:
             with pytest.raises(ReadOnlyError):
                 ingest(engine, "macro", _rows(series, 100))
@@ -345,7 +345,7 @@ def test_read_only_database(server: ThrowawayPostgres, engine_on: Engine) -> Non
             engine.dispose()
 
         async def async_side() -> None:
-            async_engine = create_async_db_engine(server.settings)
+            async_engine = create_db_engine_async(server.settings)
             try:
                 await ingest_async(async_engine, "macro", _rows(series, 100))
             finally:
@@ -425,7 +425,7 @@ def test_ddl_while_asyncpg_cache_is_warm(server: ThrowawayPostgres, engine_on: E
     ingest(engine_on, "macro", _rows(series, 10))
 
     async def scenario() -> int:
-        engine = create_async_db_engine(server.settings)
+        engine = create_db_engine_async(server.settings)
         reader = AsyncReader(engine)
         try:
             for _ in range(3):

@@ -16,7 +16,7 @@ from mp_db import (
     MacroObservationRow,
     MpDbError,
     Reader,
-    create_async_db_engine,
+    create_db_engine_async,
     ingest,
     ingest_async,
 )
@@ -310,7 +310,7 @@ def test_sync_and_async_store_the_same(
     sync_report = ingest(engine, "macro", history(first, vintages))
 
     async def load() -> Any:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             report = await ingest_async(async_engine, "macro", history(second, vintages))
             rerun = await ingest_async(async_engine, "macro", history(second, vintages))

@@ -18,8 +18,8 @@ from mp_db import (
     IngestProgress,
     MacroObservationRow,
     Reader,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
 )
 
@@ -56,7 +56,7 @@ def test_sustained_concurrent_ingest_loses_nothing(
     peak = [0]
 
     def watch_connections(stop: threading.Event) -> None:
-        probe = create_sync_engine(mp_pg_settings)
+        probe = create_db_engine(mp_pg_settings)
         try:
             while not stop.is_set():
                 with probe.connect() as connection:
@@ -76,7 +76,7 @@ def test_sustained_concurrent_ingest_loses_nothing(
     loaded = settings.model_copy(update={"application_name": "mp-load"})
 
     def sync_writer(index: int) -> None:
-        engine = create_sync_engine(loaded)
+        engine = create_db_engine(loaded)
         try:
             for part in range(3):
                 ingest(
@@ -94,7 +94,7 @@ def test_sustained_concurrent_ingest_loses_nothing(
             engine.dispose()
 
     async def async_writer(index: int) -> None:
-        engine = create_async_db_engine(loaded)
+        engine = create_db_engine_async(loaded)
         try:
             from mp_db import ingest_async
 
@@ -133,7 +133,7 @@ def test_sustained_concurrent_ingest_loses_nothing(
     stop.set()
     watcher.join()
     assert errors == []
-    engine = create_sync_engine(mp_pg_settings)
+    engine = create_db_engine(mp_pg_settings)
     try:
         with engine.connect() as connection:
             per_series: dict[int, int] = dict(
@@ -214,7 +214,7 @@ def test_cancelled_tasks_leak_no_connection(
     )
 
     async def storm() -> tuple[int, int]:
-        async_engine = create_async_db_engine(settings)
+        async_engine = create_db_engine_async(settings)
         reader = AsyncReader(async_engine)
         cancelled = 0
         try:
@@ -301,7 +301,7 @@ def test_async_streaming_reads_keep_memory_bounded(
     ingest(engine, "macro", _rows(series, 60_000))
 
     async def stream() -> tuple[int, int]:
-        async_engine = create_async_db_engine(mp_pg_settings)
+        async_engine = create_db_engine_async(mp_pg_settings)
         try:
             reader = AsyncReader(async_engine)
             tracemalloc.start()

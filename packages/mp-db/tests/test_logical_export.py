@@ -14,7 +14,7 @@ import pytest
 from conftest import days, macro, utc
 from sqlalchemy import Engine, text
 
-from mp_db import MacroObservationRow, Reader, create_sync_engine, ingest
+from mp_db import MacroObservationRow, Reader, create_db_engine, ingest
 from mp_schema import check, current
 from mp_stack.exceptions import NativeServiceError
 from mp_stack.native import SUPERUSER, export_database, import_database
@@ -98,9 +98,9 @@ def test_export_import_keeps_hypertables_and_every_read(
     server: catalog, revision and every read shape are equal, and a second import into the
     now-filled database is refused."""
     source_settings = mp_throwaway_postgres.settings
-    source = create_sync_engine(source_settings)
+    source = create_db_engine(source_settings)
     target_server = start_throwaway_postgres(migrate=lambda settings: None)
-    target = create_sync_engine(target_settings := target_server.settings)
+    target = create_db_engine(target_settings := target_server.settings)
     try:
         series = _load(source)
         before, catalog = _every_read(source, series), _catalog(source)

@@ -21,7 +21,7 @@ from mp_db import (
     Reader,
     RetryPolicy,
     TransientError,
-    create_sync_engine,
+    create_db_engine,
     ingest,
     run_with_retry,
 )
@@ -44,7 +44,7 @@ def test_ledger_survives_crash_restart_cycles(mp_scenario_metrics: dict[str, Any
     five times: every acknowledged batch is stored exactly once, every ambiguous one is all or
     nothing, and resubmitting the ambiguous ones completes them without duplicates."""
     server = start_throwaway_postgres(durable=True)
-    engine = create_sync_engine(server.settings.model_copy(update={"connect_timeout": 2}))
+    engine = create_db_engine(server.settings.model_copy(update={"connect_timeout": 2}))
     try:
         writers = create_writer_series(engine, "L", 3)
         ledger = Ledger()
@@ -117,7 +117,7 @@ def test_ambiguous_commit_resolves_to_one_copy(
 ) -> None:
     """The connection is cut right after COMMIT reaches the server: the client sees a lost
     connection, the batch is in fact stored, and the retry stores nothing more."""
-    direct = create_sync_engine(mp_throwaway_postgres.settings)
+    direct = create_db_engine(mp_throwaway_postgres.settings)
     try:
         with direct.begin() as connection:
             connection.execute(
@@ -139,7 +139,7 @@ def test_ambiguous_commit_resolves_to_one_copy(
         with TcpProxy(
             mp_throwaway_postgres.settings.host, mp_throwaway_postgres.settings.port
         ) as proxy:
-            proxied = create_sync_engine(
+            proxied = create_db_engine(
                 mp_throwaway_postgres.settings.model_copy(update={"port": proxy.port})
             )
             try:

@@ -24,7 +24,7 @@ from mp_db import (
     AsyncReader,
     FrameReader,
     Reader,
-    create_async_db_engine,
+    create_db_engine_async,
     ingest,
 )
 from mp_db._reads import Fetch, _Session
@@ -185,7 +185,7 @@ def _async_sent(settings: PostgresSettings, reads: Any) -> list[list[str]]:
         )
 
     async def run_reads() -> None:
-        engine = create_async_db_engine(settings)
+        engine = create_db_engine_async(settings)
         pool = engine.sync_engine.pool
         event.listen(pool, "connect", connected)
         event.listen(pool, "checkout", lambda *_: later("checkout"))

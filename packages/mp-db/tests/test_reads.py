@@ -17,7 +17,7 @@ from mp_db import (
     Cutoff,
     MacroObservationRow,
     Reader,
-    create_async_db_engine,
+    create_db_engine_async,
     ingest,
     join_as_of,
 )
@@ -258,7 +258,7 @@ def test_async_reader_matches_sync(
     when = utc(2024, 5, 20)
 
     async def read_all() -> list[Any]:
-        engine = create_async_db_engine(mp_pg_settings)
+        engine = create_db_engine_async(mp_pg_settings)
         try:
             async_reader = AsyncReader(engine)
             return [

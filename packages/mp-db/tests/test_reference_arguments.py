@@ -22,7 +22,7 @@ from pit_calls import check
 from pit_harness import Built, Call, build, scenario_database
 from reference.tables import TABLES
 
-from mp_db import AsyncReader, BadInputError, Reader, create_async_db_engine, create_sync_engine
+from mp_db import AsyncReader, BadInputError, Reader, create_db_engine, create_db_engine_async
 
 pytestmark = pytest.mark.scenario("bad_inputs")
 
@@ -210,7 +210,7 @@ def test_refused_arguments_name_the_argument(built: Built) -> None:
     """Each refused form raises BadInputError, and its message names the argument."""
     refusals = _refusals(built)
     if built.driver == "sync":
-        engine = create_sync_engine(built.settings)
+        engine = create_db_engine(built.settings)
         try:
             outcomes = [_refuse_sync(Reader(engine), item) for item in refusals]
         finally:
@@ -247,7 +247,7 @@ def _refuse_sync(
 async def _refuse_all_async(
     built: Built, refusals: list[tuple[str, str, tuple[Any, ...], dict[str, Any], str]]
 ) -> list[str]:
-    engine = create_async_db_engine(built.settings)
+    engine = create_db_engine_async(built.settings)
     try:
         reader = AsyncReader(engine)
         outcomes = []

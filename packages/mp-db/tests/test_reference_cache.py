@@ -34,7 +34,7 @@ from reference.tables import TABLES
 
 from mp_cache import Cache, create_client
 from mp_config import RedisSettings, reset_settings
-from mp_db import CachedReader, Reader, create_sync_engine, ingest
+from mp_db import CachedReader, Reader, create_db_engine, ingest
 
 pytestmark = pytest.mark.scenario("nothing_lost")
 
@@ -65,7 +65,7 @@ def test_cached_reads_match_the_model_after_every_batch(
 ) -> None:
     """After each ingest returns, every cached read equals the model (no stale entry)."""
     shape = TABLES[table]
-    engine = create_sync_engine(mp_pg_settings)
+    engine = create_db_engine(mp_pg_settings)
     client = create_client(cache_settings)
     try:
         series_ids = create_series(engine, shape.kind, 2)

@@ -34,8 +34,8 @@ from mp_config import PostgresSettings
 from mp_db import (
     AsyncReader,
     Reader,
-    create_async_db_engine,
-    create_sync_engine,
+    create_db_engine,
+    create_db_engine_async,
     ingest,
     ingest_async,
 )
@@ -148,7 +148,7 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(
     calls = _calls_at(built, moment)
     assert calls
     built.open_readers()
-    engine = create_sync_engine(built.settings)
+    engine = create_db_engine(built.settings)
     try:
         cutoff = Reader(engine).cutoff()
     finally:
@@ -157,7 +157,7 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(
     errors: list[BaseException] = []
 
     def write(writer: int) -> None:
-        engine = create_sync_engine(built.settings)
+        engine = create_db_engine(built.settings)
         try:
             for batch in _later_batches(built, moment, writer):
                 ingest(engine, built.shape.name, batch)
@@ -192,7 +192,7 @@ def test_sync_readers_at_a_past_t_ignore_concurrent_writers(
 
 def _rows_added(built: Built) -> int:
     """How many rows the writers stored (at least one, or the test proves nothing)."""
-    engine = create_sync_engine(built.settings)
+    engine = create_db_engine(built.settings)
     try:
         added = len(stored_rows(engine, built.shape)) - len(built.stored)
     finally:
@@ -232,7 +232,7 @@ def test_async_readers_at_a_past_t_ignore_concurrent_writers(
     assert calls
 
     async def main() -> list[tuple[Call, Any]]:
-        engine = create_async_db_engine(built.settings)
+        engine = create_db_engine_async(built.settings)
         mismatches: list[tuple[Call, Any]] = []
         try:
             reader = AsyncReader(engine)
@@ -347,7 +347,7 @@ def test_a_cutoff_excludes_an_ingest_in_flight(
     that cutoff answers as the model over ingests {1, 3} — before and after 2 commits — and
     with a cutoff taken at the end, over all four."""
     with scenario_database(mp_postgres_server, mp_template_database) as settings:
-        engine = create_sync_engine(settings)
+        engine = create_db_engine(settings)
         try:
             built = _in_flight_built(settings, driver, engine)
             if driver == "sync":
@@ -416,7 +416,7 @@ def _run_in_flight_sync(built: Built, engine: Engine) -> None:
 
 
 async def _run_in_flight_async(built: Built) -> None:
-    engine = create_async_db_engine(built.settings)
+    engine = create_db_engine_async(built.settings)
     table, model = built.shape.name, built.model
     _, base, held_back, overtaking, after = built.plan.batches
     try:

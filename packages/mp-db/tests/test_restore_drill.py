@@ -22,7 +22,7 @@ from conftest import days, utc
 from ledger import BATCH_ROWS, Ledger, batch_rows, count_batch, create_writer_series
 from sqlalchemy import Engine, text
 
-from mp_db import MacroObservationRow, MpDbError, Reader, create_sync_engine, ingest
+from mp_db import MacroObservationRow, MpDbError, Reader, create_db_engine, ingest
 from mp_stack.exceptions import NativeServiceError
 from mp_stack.native import BackupRepository, find_pgbackrest
 from mp_testing import start_throwaway_postgres
@@ -146,7 +146,7 @@ def test_restore_drill(mp_scenario_metrics: dict[str, Any]) -> None:
     # archive_mode needs a restart to change: start with it on, the command comes with attach.
     server = start_throwaway_postgres(durable=True, settings={"archive_mode": "on"})
     repository = BackupRepository(server.cluster, server.cluster.root.parent / "backup")
-    engine = create_sync_engine(server.settings.model_copy(update={"connect_timeout": 2}))
+    engine = create_db_engine(server.settings.model_copy(update={"connect_timeout": 2}))
     try:
         repository.attach()
         series = create_writer_series(engine, "D", WRITERS)

@@ -9,6 +9,7 @@ settings or from a ``DEFAULT_*`` constant of this module.
 from __future__ import annotations
 
 import socket
+import warnings
 from typing import Any, TypeAlias
 
 import redis
@@ -203,5 +204,10 @@ def create_client_async(settings: RedisSettings) -> AsyncClient:
     return redis.asyncio.Redis(retry=retry, **_standalone_options(settings), **options)
 
 
-#: The name before mp's one async convention (``name`` / ``name_async``), kept unchanged.
-create_async_client = create_client_async
+def create_async_client(settings: RedisSettings) -> AsyncClient:
+    """Deprecated name of :func:`create_client_async` (from before mp's one async
+    convention, ``name`` / ``name_async``)."""
+    warnings.warn(
+        "create_async_client is deprecated: use create_client_async", DeprecationWarning, 2
+    )
+    return create_client_async(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,5 +73,8 @@ async def health_async(client: AsyncClient) -> Health:
     return await run_async(client, _steps(mode))
 
 
-#: The name before mp's one async convention (``name`` / ``name_async``), kept unchanged.
-async_health = health_async
+async def async_health(client: AsyncClient) -> Health:
+    """Deprecated name of :func:`health_async` (from before mp's one async convention,
+    ``name`` / ``name_async``)."""
+    warnings.warn("async_health is deprecated: use health_async", DeprecationWarning, 2)
+    return await health_async(client)

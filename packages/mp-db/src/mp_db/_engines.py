@@ -26,6 +26,7 @@ cannot change behaviour silently:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, util
@@ -132,7 +133,19 @@ def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
-# The names before mp's one async convention (``name`` / ``name_async``): kept, unchanged, for
-# code written against them (docs say to prefer the new names).
-create_sync_engine = create_db_engine
-create_async_db_engine = create_db_engine_async
+# The names before mp's one async convention (``name`` / ``name_async``): they still work, and
+# say they are deprecated.
+
+
+def create_sync_engine(settings: PostgresSettings, *, read: bool = False) -> Engine:
+    """Deprecated name of :func:`create_db_engine`."""
+    warnings.warn("create_sync_engine is deprecated: use create_db_engine", DeprecationWarning, 2)
+    return create_db_engine(settings, read=read)
+
+
+def create_async_db_engine(settings: PostgresSettings, *, read: bool = False) -> AsyncEngine:
+    """Deprecated name of :func:`create_db_engine_async`."""
+    warnings.warn(
+        "create_async_db_engine is deprecated: use create_db_engine_async", DeprecationWarning, 2
+    )
+    return create_db_engine_async(settings, read=read)

@@ -49,9 +49,9 @@ class Invalidation:
 
     async def invalidate_async(self, series_ids: list[int]) -> None:
         """:meth:`invalidate` on asyncio: a client of this event loop, closed afterwards."""
-        from mp_cache import AsyncCache, CacheUnavailableError, create_async_client
+        from mp_cache import AsyncCache, CacheUnavailableError, create_client_async
 
-        client: Any = create_async_client(self.settings)
+        client: Any = create_client_async(self.settings)
         try:
             cache = AsyncCache(client, self.settings, namespace=self.settings.cache_namespace)
             await cache.invalidate(series_ids)
