@@ -31,8 +31,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mp_config import PostgresSettings
-from mp_db import ingest, session_parameters
+from mp_db import ingest
 from mp_db._columnar import render_sql
+from mp_db._engines import session_options
 from mp_testing import ThrowawayPostgres
 
 __all__ = [
@@ -178,8 +179,7 @@ def build_shapes(backfill: DataSet, fleet: DataSet, times: int) -> list[Shape]:
 def _session_kwargs(settings: PostgresSettings) -> dict[str, Any]:
     """A connection planning as mp's engines' sessions do, so EXPLAIN's planning time is the
     one mp's reads pay (``constraint_exclusion`` among them)."""
-    options = " ".join(f"-c {name}={value}" for name, value in session_parameters(settings).items())
-    return {**settings.psycopg_kwargs(), "options": options}
+    return {**settings.psycopg_kwargs(), "options": session_options(settings)}
 
 
 def _explained(raw: psycopg.Connection[Any], shape: Shape) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from mp_db._copy_batches import BatchDecoder
 from mp_db._libpq_copy import SAVEPOINT, CopyTimeoutError, copy_pieces
 from mp_db._planner import PlannerSettings, planner_settings
 from mp_db._tables import TableRef, resolve_table
+from mp_db._transactions import plain, plain_async
 from mp_db._watchdog import copy_deadline
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def fetch_table(
     raw, deadline = connection.connection.driver_connection, copy_deadline(connection)
     # Only a plain BEGIN can be left out: an engine's isolation level or read-only setting
     # must still hold for the statement.
-    alone = alone and not connection.in_transaction() and _plain_transactions(raw)
+    alone = alone and not connection.in_transaction() and plain(raw)
     if not alone and not connection.in_transaction():
         connection.begin()
     with _invalidated_when_silent(connection):
@@ -151,10 +152,6 @@ def _invalidated_when_silent(connection: Connection) -> Iterator[None]:
     except CopyTimeoutError:
         connection.invalidate()
         raise
-
-
-def _plain_transactions(raw: Any) -> bool:
-    return raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
 
 
 def _copy_out(
@@ -198,7 +195,7 @@ async def fetch_table_async(
     if alone and not connection.in_transaction():
         raw = await connection.get_raw_connection()
         adapted: Any = raw.dbapi_connection
-        if adapted.isolation_level is None and not (adapted.readonly or adapted.deferrable):
+        if plain_async(adapted):
             driver = raw.driver_connection
     if driver is None:
         driver = await _driver_in_transaction(connection)

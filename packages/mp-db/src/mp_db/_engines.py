@@ -64,6 +64,11 @@ def session_parameters(settings: PostgresSettings) -> dict[str, str]:
     }
 
 
+def session_options(settings: PostgresSettings) -> str:
+    """:func:`session_parameters` as libpq's ``options`` (``-c name=value`` each)."""
+    return " ".join(f"-c {key}={value}" for key, value in session_parameters(settings).items())
+
+
 def _pool_options(settings: PostgresSettings) -> dict[str, Any]:
     return {
         "pool_pre_ping": True,
@@ -82,11 +87,10 @@ def create_db_engine(settings: PostgresSettings, *, read: bool = False) -> Engin
     client-side deadline (``statement_timeout`` plus a margin) so a half-open connection ends
     in a ConnectionLostError instead of a wait without end.
     """
-    options = " ".join(f"-c {key}={value}" for key, value in session_parameters(settings).items())
     engine = create_engine(
         settings.sync_url(read=read),
         connect_args={
-            "options": options,
+            "options": session_options(settings),
             "keepalives": 1,
             "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
             "keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,

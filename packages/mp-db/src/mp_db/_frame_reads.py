@@ -256,7 +256,7 @@ class FrameReader(_FrameReads, Generic[F]):
                 request.parameters,
                 columnar,
                 request.planner,
-                alone=isinstance(self.bind, Engine),
+                alone=request.only and isinstance(self.bind, Engine),
             )
 
     cutoff = sync_method(_Reads._cutoff)
@@ -308,7 +308,7 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
                         request.sql,
                         request.parameters,
                         columnar,
-                        alone=isinstance(self.bind, AsyncEngine),
+                        alone=request.only and isinstance(self.bind, AsyncEngine),
                     )
 
     cutoff = async_method(_Reads._cutoff)

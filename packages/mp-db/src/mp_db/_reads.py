@@ -36,6 +36,7 @@ from mp_db._read_queries import (
 from mp_db._read_sql import CUTOFF_AT_SQL
 from mp_db._rows import AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import TableRef
+from mp_db._transactions import plain, plain_async
 
 __all__ = [
     "BEGINNING",
@@ -503,9 +504,8 @@ class _AsyncSession:
 
 def _without_transaction(connection: Connection, request: Fetch) -> Any:
     raw: Any = connection.connection.dbapi_connection
-    plain = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
     idle = raw.info.transaction_status == pq.TransactionStatus.IDLE
-    if connection.in_transaction() or raw.autocommit or not (plain and idle):
+    if connection.in_transaction() or raw.autocommit or not (plain(raw) and idle):
         return connection.execute(text(request.sql), request.parameters).all()
     raw.autocommit = True
     try:
@@ -524,8 +524,8 @@ def _without_transaction(connection: Connection, request: Fetch) -> Any:
 
 async def _without_transaction_async(connection: AsyncConnection, request: Fetch) -> Any:
     adapted: Any = (await connection.get_raw_connection()).dbapi_connection
-    plain = not (adapted.readonly or adapted.deferrable) and adapted._transaction is None
-    if connection.in_transaction() or adapted.isolation_level is not None or not plain:
+    begun = adapted._transaction is not None
+    if connection.in_transaction() or begun or not plain_async(adapted):
         return (await connection.execute(text(request.sql), request.parameters)).all()
     adapted.isolation_level = "autocommit"
     try:
