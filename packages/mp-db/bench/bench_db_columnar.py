@@ -154,7 +154,7 @@ def shapes(backfill: Sequence[int], fleet: Sequence[int]) -> list[Shape]:
             "latest",
             (ROW, crowd),
             {"as_of": AS_OF},
-            _Queries.latest(ROW, crowd, AS_OF, None),
+            _Queries.latest(ROW, crowd, AS_OF, None, bounded=True),
         ),
         Shape(
             "cross_section_500",

@@ -166,7 +166,7 @@ def as_of_shape(
 
 def latest_shape(name: str, description: str, ids: Sequence[int], repeats: int = 20) -> ReadShape:
     """Reader.latest against naive DISTINCT ON and the window query."""
-    query = _Queries.latest(ROW, ids, AS_OF, None)
+    query = _Queries.latest(ROW, ids, AS_OF, None, bounded=True)
     return ReadShape(
         name,
         description,
@@ -183,7 +183,7 @@ def latest_shape(name: str, description: str, ids: Sequence[int], repeats: int =
 def _backtest_shape(ids: Sequence[int], times: Sequence[datetime], repeats: int) -> ReadShape:
     query = _Queries.stream(ROW, ids, max(times), None)
     latest = _Queries.latest(ROW, ids, AS_OF, None)
-    probes = [{"series_ids": list(latest.parameters["series_ids"]), "as_of": t} for t in times]
+    probes = [{**latest.parameters, "as_of": t} for t in times]
     return ReadShape(
         f"backtest_{len(ids)}x{len(times)}",
         f"Reader.backtest: latest print of {len(ids)} series at each of {len(times):,} "

@@ -120,7 +120,7 @@ def server_query(shape: Shape) -> Query[Any]:
             ingested_before=None,
         )
     if shape.kind == "latest":
-        return _Queries.latest(TABLE, list(shape.series_ids), shape.as_of, None)
+        return _Queries.latest(TABLE, list(shape.series_ids), shape.as_of, None, bounded=True)
     if shape.kind == "cross_section":
         return _Queries.cross_section(TABLE, shape.obs_time, shape.as_of, None, None)
     return _Queries.backtest(TABLE, list(shape.series_ids), list(shape.decision_times), None)

@@ -62,7 +62,7 @@ def _reads(ids: Sequence[int], fleet: Sequence[int], cross_day: Any) -> dict[str
         "as_of_backfill_full": _Queries.as_of(
             ROW, series_ids=ids, as_of=AS_OF, start=None, end=None, ingested_before=None
         ),
-        "latest_fleet": _Queries.latest(ROW, fleet, AS_OF, None),
+        "latest_fleet": _Queries.latest(ROW, fleet, AS_OF, None, bounded=True),
         "cross_section_all": _Queries.cross_section(ROW, cross_day, AS_OF, None, None),
     }
 

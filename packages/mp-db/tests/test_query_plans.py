@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from mp_db import ingest
 from mp_db._planner import INDEX_ORDER
-from mp_db._read_queries import Query, Ranged, _Queries
+from mp_db._read_queries import LATEST_WINDOW, Query, Ranged, _Queries
 from mp_db._read_sql import read_sql
 from mp_db._tables import resolve_table
 
@@ -210,8 +210,8 @@ def test_latest_reads_a_row_or_two_per_series_and_never_sorts(
     engine: Engine, loaded: list[int]
 ) -> None:
     """Latest print: a LIMIT 1 per series off the index end, not the 5,840-row history."""
-    sql = read_sql(resolve_table("macro_observations")).latest
-    nodes = _analyze(engine, sql, {"series_ids": loaded, "as_of": AS_OF})
+    latest = _Queries.latest(TABLE, loaded, AS_OF, None, bounded=True)
+    nodes = _analyze(engine, latest.sql, latest.parameters)
     kinds = {node["Node Type"] for node in nodes}
     assert "Nested Loop" in kinds
     assert "Limit" in kinds
@@ -221,11 +221,34 @@ def test_latest_reads_a_row_or_two_per_series_and_never_sorts(
 
 
 def test_latest_read_does_not_grow_with_history(engine: Engine, loaded: list[int]) -> None:
-    """T at the start of the history and T at its end touch the same order of rows."""
-    sql = read_sql(resolve_table("macro_observations")).latest
-    early = _rows_read(_analyze(engine, sql, {"series_ids": loaded, "as_of": utc(2018, 3, 1)}))
-    late = _rows_read(_analyze(engine, sql, {"series_ids": loaded, "as_of": AS_OF}))
-    assert late <= 4 * max(early, len(loaded))
+    """T at the start of the history and T at its end touch the same order of rows, bounded
+    to the year before T or not."""
+    for bounded in (True, False):
+        early, late = (
+            _Queries.latest(TABLE, loaded, moment, None, bounded=bounded)
+            for moment in (utc(2018, 3, 1), AS_OF)
+        )
+        touched = _rows_read(_analyze(engine, early.sql, early.parameters))
+        assert _rows_read(_analyze(engine, late.sql, late.parameters)) <= 4 * max(
+            touched, len(loaded)
+        )
+
+
+def test_the_latest_print_plans_only_the_chunks_of_the_year_before_t(
+    engine: Engine, loaded: list[int]
+) -> None:
+    """Bounded below by LATEST_WINDOW, the latest print plans the one or two 1-year chunks
+    of the year before T, of the eight (planning costs per chunk, see
+    mp_db._read_queries.LATEST_WINDOW); over all time it plans every chunk up to T."""
+    every = _chunks(_analyze(engine, "SELECT * FROM mp.macro_observations", {}, analyze=False))
+    bounded = _Queries.latest(TABLE, loaded, AS_OF, None, bounded=True)
+    assert bounded.bounded
+    assert bounded.parameters["since"] == AS_OF - LATEST_WINDOW
+    planned = _chunks(_analyze(engine, bounded.sql, bounded.parameters, analyze=False))
+    assert 1 <= len(planned) <= 2, sorted(planned)
+    whole = _Queries.latest(TABLE, loaded, AS_OF, None)
+    assert not whole.bounded
+    assert _chunks(_analyze(engine, whole.sql, whole.parameters, analyze=False)) == every
 
 
 def test_as_of_one_series_uses_the_primary_key(engine: Engine, loaded: list[int]) -> None:

@@ -15,8 +15,10 @@ import pytest
 
 from mp_config.steps import run
 from mp_db import BadInputError, Cutoff, MacroObservationRow
+from mp_db._arguments import BEGINNING
 from mp_db._frame_reads import _FrameReads
 from mp_db._planner import NO_RUNTIME_EXCLUSION
+from mp_db._read_queries import LATEST_WINDOW
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL
 from mp_db._reads import Fetch, _Reads
 
@@ -69,17 +71,44 @@ def test_as_of_reverses_the_index_order() -> None:
     assert [row.value for row in rows] == [1.0, 5.0]
 
 
+def test_latest_looks_in_the_year_before_t_first() -> None:
+    """The latest print is bounded below by LATEST_WINDOW: answered there for every series,
+    it is one statement, which needs no transaction on a connection of its own."""
+    script = Script([_row(1, 2, 1.0), _row(2, 3, 2.0)])
+    rows = run(CORE._latest(MacroObservationRow, [2, 1], as_of=WHEN), script)
+    assert [row.series_id for row in rows] == [1, 2]
+    (request,) = script.requests
+    assert request.bounded
+    assert request.only
+    assert request.parameters["since"] == WHEN - LATEST_WINDOW
+
+
+def test_latest_of_a_series_before_the_window_reads_all_time() -> None:
+    """A series with nothing in the window: the same statement over all time answers the whole
+    read (one statement, one snapshot), and only its rows make the answer."""
+    script = Script([_row(1, 2, 1.0)], [_row(1, 2, 1.0), _row(2, 1, 9.0)])
+    rows = run(CORE._latest(MacroObservationRow, [1, 2], as_of=WHEN), script)
+    assert [(row.series_id, row.value) for row in rows] == [(1, 1.0), (2, 9.0)]
+    first, second = script.requests
+    assert second.sql == first.sql
+    assert second.parameters == {**first.parameters, "since": BEGINNING}
+    assert not second.bounded
+    assert second.only
+
+
 def test_replay_datetime_resolves_the_cutoff_first() -> None:
     """A datetime ingested_before is turned into cutoff parameters before the read runs."""
-    script = Script([(40, 41)], [])
+    script = Script([(40, 41)], [], [])
     assert (
         run(CORE._latest("macro_observations", [1, 2], as_of=WHEN, ingested_before=WHEN), script)
         == []
     )
-    first, second = script.requests
+    first, second, third = script.requests
     assert first.sql == CUTOFF_AT_SQL
     assert first.parameters == {"cutoff_time": WHEN}
-    assert (second.parameters["cutoff_commit"], second.parameters["cutoff_ingest"]) == (40, 41)
+    for later in (second, third):
+        assert (later.parameters["cutoff_commit"], later.parameters["cutoff_ingest"]) == (40, 41)
+    assert third.parameters["since"] == BEGINNING
 
 
 def test_bad_input_is_refused_before_any_request() -> None:

@@ -376,3 +376,9 @@ def arrow_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) ->
     ]
     table: pyarrow.Table = arrow.Table.from_arrays(arrays, names=[c.name for c in columns])
     return table
+
+
+def series_of(table: pyarrow.Table) -> list[int]:
+    """The series ids of a table's rows."""
+    ids: list[int] = table.column("series_id").to_numpy().tolist()
+    return ids

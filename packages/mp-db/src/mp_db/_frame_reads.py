@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
+from mp_db._columnar import series_of
 from mp_db._columnar_fetch import (
     Columnar,
     fetch_table,
@@ -38,7 +39,15 @@ from mp_db._error_mapping import translate_errors
 from mp_db._frame_forms import Form
 from mp_db._planner import planner_settings_async
 from mp_db._read_queries import Query
-from mp_db._reads import Fetch, _AsyncSession, _Reads, _Session, fetch
+from mp_db._reads import (
+    Fetch,
+    _AsyncSession,
+    _Reads,
+    _Session,
+    fetch,
+    over_all_time,
+    rest_of,
+)
 from mp_db.exceptions import BadInputError
 from mp_schema.models import BOOKKEEPING_COLUMNS
 
@@ -250,13 +259,24 @@ class FrameReader(_FrameReads, Generic[F]):
     def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         with translate_errors(), ExitStack() as stack:
             connection, request, columnar = _statement(steps, self.bind, stack, self.bookkeeping)
-            return fetch_table(
+            table = fetch_table(
                 connection,
                 request.sql,
                 request.parameters,
                 columnar,
                 request.planner,
                 alone=request.only and isinstance(self.bind, Engine),
+            )
+            rest = rest_of(request, series_of(table))
+            if rest is None:
+                return table
+            return fetch_table(
+                connection,
+                rest.sql,
+                rest.parameters,
+                columnar,
+                rest.planner,
+                alone=rest.only and isinstance(self.bind, Engine),
             )
 
     cutoff = sync_method(_Reads._cutoff)
@@ -303,12 +323,23 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
                     steps, self.bind, stack, self.bookkeeping
                 )
                 async with planner_settings_async(connection, request.planner):
-                    return await fetch_table_async(
+                    table = await fetch_table_async(
                         connection,
                         request.sql,
                         request.parameters,
                         columnar,
                         alone=request.only and isinstance(self.bind, AsyncEngine),
+                    )
+                rest = rest_of(request, series_of(table))
+                if rest is None:
+                    return table
+                async with planner_settings_async(connection, rest.planner):
+                    return await fetch_table_async(
+                        connection,
+                        rest.sql,
+                        rest.parameters,
+                        columnar,
+                        alone=rest.only and isinstance(self.bind, AsyncEngine),
                     )
 
     cutoff = async_method(_Reads._cutoff)
@@ -358,6 +389,7 @@ class FrameStream(_FrameReads, Generic[F]):
     def _batches(self, steps: Steps[Any]) -> Generator[F, None, None]:
         with translate_errors(), ExitStack() as stack:
             connection, request, columnar = _statement(steps, self.bind, stack, self.bookkeeping)
+            request = over_all_time(request)
             tables = stream_arrow(
                 connection,
                 request.sql,
@@ -406,6 +438,7 @@ class AsyncFrameStream(_FrameReads, Generic[F]):
                 connection, request, columnar = await _statement_async(
                     steps, self.bind, stack, self.bookkeeping
                 )
+                request = over_all_time(request)
                 tables = stream_arrow_async(
                     connection, request.sql, request.parameters, columnar, self.batch_rows
                 )

@@ -36,7 +36,16 @@ from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_schema.enums import SeriesKind
 
-__all__ = ["Query", "Ranged", "Replay", "UntypedRef", "join_as_of"]
+__all__ = [
+    "LATEST_WINDOW",
+    "Query",
+    "Ranged",
+    "Replay",
+    "UntypedRef",
+    "join_as_of",
+    "unanswered",
+    "unbounded",
+]
 
 T = TypeVar("T")
 
@@ -60,6 +69,8 @@ class Query(Generic[T]):
     the cutoff parameters (:data:`mp_db._read_sql.CUTOFF_AT_SQL`) on the same connection.
     ``columnar`` says how the read is answered as a table (the frame readers); None: rows
     only. ``planner`` holds settings the statement runs with (:mod:`mp_db._planner`).
+    ``bounded``: a latest print that looks only at observations from ``:since`` on; the series
+    it finds nothing for are read again from the beginning of time (:func:`unbounded`).
     """
 
     sql: str
@@ -68,6 +79,7 @@ class Query(Generic[T]):
     cutoff_at: datetime | None = field(default=None)
     columnar: Columnar | None = field(default=None)
     planner: PlannerSettings = field(default=())
+    bounded: bool = field(default=False)
 
     def resolved(self, cutoff: Sequence[Any] | None) -> Query[T]:
         """This query with the cutoff of ``cutoff_at`` (a row of CUTOFF_AT_SQL) bound."""
@@ -76,6 +88,27 @@ class Query(Generic[T]):
         commit, ingest = int(cutoff[0]), int(cutoff[1])
         parameters = self.parameters | {"cutoff_commit": commit, "cutoff_ingest": ingest}
         return replace(self, parameters=parameters, cutoff_at=None)
+
+
+#: How far before T a latest print is looked for first. Planning a statement over a
+#: hypertable costs per chunk it may touch: the latest print of 20 series over 31 yearly chunks
+#: planned in 1.25 ms and ran in 0.28; bounded to the year before T it planned in 0.19 and ran
+#: in 0.17 (500 series: 1.45 -> 0.29 ms planning). The newest observation known at T is in the
+#: window whenever any observation known at T is, so a series answered there is answered
+#: exactly. When a series has nothing known in it (annual data, a series that stopped), the
+#: read is answered by the same statement over all time instead (one statement: one snapshot).
+LATEST_WINDOW = timedelta(days=366)
+
+
+def unbounded(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of a bounded latest print (:attr:`Query.bounded`) over all time."""
+    return {**parameters, "since": BEGINNING}
+
+
+def unanswered(parameters: Mapping[str, Any], found: Iterable[int]) -> bool:
+    """Whether ``found`` (the series ids of a bounded latest print's answer) leaves out some
+    series of its ``parameters``."""
+    return not set(parameters["series_ids"]) <= set(found)
 
 
 def _replay(ingested_before: Replay) -> tuple[bool, dict[str, Any], datetime | None]:
@@ -243,14 +276,30 @@ class _Queries:
 
     @staticmethod
     def latest(
-        table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
+        table: TableRef,
+        series_ids: Any,
+        as_of: Any,
+        ingested_before: Replay,
+        *,
+        bounded: bool = False,
     ) -> Query[list[FactRow]]:
+        """``bounded``: look in the :data:`LATEST_WINDOW` before T first (:attr:`Query.bounded`);
+        otherwise over all time."""
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(
             fact, series_ids, ingested_before, by_series=False
         )
-        parameters["as_of"] = instant("as_of", as_of)
-        return Query(statements.latest, parameters, _rows(fact), cutoff_at, _table(fact))
+        moment = instant("as_of", as_of)
+        bounded = bounded and moment - BEGINNING > LATEST_WINDOW
+        parameters |= {"as_of": moment, "since": moment - LATEST_WINDOW if bounded else BEGINNING}
+        return Query(
+            statements.latest,
+            parameters,
+            _rows(fact),
+            cutoff_at,
+            _table(fact),
+            bounded=bounded,
+        )
 
     @staticmethod
     def ranged(

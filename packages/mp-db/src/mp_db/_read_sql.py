@@ -6,7 +6,9 @@ can give the order and bounds the rows read (EXPLAIN ANALYZE tests count them):
 * as of T over a range: ``DISTINCT ON`` the observation with every ORDER BY column descending,
   an exact reverse of the index (mixed directions measured 3-5x slower);
 * latest print per series: a ``LATERAL ... LIMIT 1`` per series (SkipScan is missing from
-  Apache builds; ``DISTINCT ON (series_id)`` over 500 series measured 4.5 s against 8-16 ms);
+  Apache builds; ``DISTINCT ON (series_id)`` over 500 series measured 4.5 s against 8-16 ms),
+  over observations from ``:since`` on (the year before T first, so only its chunks are
+  planned; :data:`mp_db._read_queries.LATEST_WINDOW`);
 * first release: ``DISTINCT ON`` with every column ascending, the index's own order;
 * vintages, vintage dates and intervals: the value changes of each observation, found with
   ``lag`` over the observation's versions in knowledge_time order (the index's order), so a
@@ -124,10 +126,11 @@ def _as_of(fact: FactTable, replay: bool, one: bool) -> str:
 
 def _latest(fact: FactTable, replay: bool) -> str:
     # Per series: the newest observation known at T, then every entity of that observation
-    # (a whole curve, all trader categories) at its newest version known at T.
+    # (a whole curve, all trader categories) at its newest version known at T. Only
+    # observations from :since on are looked at (see LATEST_WINDOW in mp_db._read_queries).
     distinct = ", ".join(fact.entities)
     order = ", ".join(f"{column} DESC" for column in (*fact.entities, "knowledge_time"))
-    inner_known = _known(fact, replay, "t")
+    inner_known = f"t.obs_time >= :since AND {_known(fact, replay, 't')}"
     if not fact.entities:
         return (
             f"SELECT {_columns(fact, 'l')} FROM unnest(CAST(:series_ids AS integer[])) "

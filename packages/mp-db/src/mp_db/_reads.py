@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
@@ -32,6 +32,8 @@ from mp_db._read_queries import (
     UntypedRef,
     _Queries,
     join_as_of,
+    unanswered,
+    unbounded,
 )
 from mp_db._read_sql import CUTOFF_AT_SQL
 from mp_db._rows import AlfredInterval, AsOfValue, FactRow
@@ -50,6 +52,8 @@ __all__ = [
     "Stream",
     "fetch",
     "join_as_of",
+    "over_all_time",
+    "rest_of",
 ]
 
 T = TypeVar("T")
@@ -70,7 +74,9 @@ class Fetch:
     a table by binary COPY (:mod:`mp_db._frame_reads`); a row driver fetches rows. Both run it
     with the ``planner`` settings (:mod:`mp_db._planner`). ``only``: nothing runs before or
     after it on the read's connection, so on a connection of the read's own it needs no
-    transaction of its own (one statement sees one snapshot either way).
+    transaction of its own (one statement sees one snapshot either way). ``bounded``: a
+    latest print bounded below in obs_time (:attr:`~mp_db._read_queries.Query.bounded`),
+    whose answer every driver completes with :func:`rest_of`.
     """
 
     sql: str
@@ -78,6 +84,24 @@ class Fetch:
     columnar: Columnar | None = None
     planner: PlannerSettings = ()
     only: bool = False
+    bounded: bool = False
+
+
+def rest_of(request: Fetch, found: Iterable[int]) -> Fetch | None:
+    """What answers ``request`` when its answer, rows of the series ``found``, may not be the
+    whole answer: for a bounded latest print that found nothing for some series, the same
+    statement over all time for every series (its answer is the read's: one statement, one
+    snapshot, whether or not the read has a transaction); None otherwise."""
+    if not request.bounded or not unanswered(request.parameters, found):
+        return None
+    return over_all_time(request)
+
+
+def over_all_time(request: Fetch) -> Fetch:
+    """``request`` without its lower bound (a streamed read answers in one statement)."""
+    if not request.bounded:
+        return request
+    return replace(request, parameters=unbounded(request.parameters), bounded=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +121,11 @@ def fetch(query: Query[T]) -> Steps[T]:
     """
     only = query.cutoff_at is None  # else the cutoff's statement runs first
     query = yield from _resolved(query)
-    rows = yield Fetch(query.sql, query.parameters, query.columnar, query.planner, only)
+    request = Fetch(query.sql, query.parameters, query.columnar, query.planner, only, query.bounded)
+    rows = yield request
+    rest = rest_of(request, (row[0] for row in rows))  # series_id leads every row
+    if rest is not None:
+        rows = yield rest
     return query.convert(rows)
 
 
@@ -203,7 +231,8 @@ class _Reads:
         """The latest print of each series as known at ``as_of``: its newest observation known
         then, with every entity of it (a whole curve, every trader category) at its newest
         version known then. Series with nothing known are absent."""
-        return (yield from fetch(_Queries.latest(table, series_ids, as_of, ingested_before)))
+        query = _Queries.latest(table, series_ids, as_of, ingested_before, bounded=True)
+        return (yield from fetch(query))
 
     @overload
     def _first_release(

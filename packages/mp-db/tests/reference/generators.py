@@ -34,6 +34,8 @@ BASE_DAYS = (date(2024, 3, 8), date(2024, 3, 29), date(2024, 11, 1), date(2024, 
 TENORS = ("ON", "1W", "3M", "2Y", "10Y", "30Y")
 SOURCES = ("vendor", "calendar", "rule", "captured")
 MICROSECOND = timedelta(microseconds=1)
+#: How much older every other series' history is (104 weeks: the same weekdays).
+EARLIER = timedelta(weeks=104)
 
 
 @dataclass(frozen=True)
@@ -217,10 +219,13 @@ def arrival_plan(
     base = rng.choice(BASE_DAYS)
     features: set[str] = set()
     publications: list[dict[str, Any]] = []
-    for series_id in series_ids:
+    for number, series_id in enumerate(series_ids):
         entities = _entities(shape, vocabulary, rng)
+        # Every other series' history is two years older: at T after it, its latest print lies
+        # before the window mp looks in first (LATEST_WINDOW), beside series inside it.
+        start = base - (EARLIER if number % 2 else timedelta(0))
         for day_offset in rng.sample(range(5), k=rng.randint(1, 3)):
-            obs = _obs_time(shape, base + timedelta(days=day_offset), rng)
+            obs = _obs_time(shape, start + timedelta(days=day_offset), rng)
             for entity in entities:
                 history, found = _history(shape, palette, obs, rng)
                 features |= found
