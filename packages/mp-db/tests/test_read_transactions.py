@@ -23,6 +23,7 @@ from mp_db import (
     AsyncFrameReader,
     AsyncReader,
     FrameReader,
+    MacroObservationRow,
     Reader,
     create_db_engine_async,
     ingest,
@@ -140,6 +141,27 @@ def test_an_engine_bound_row_read_runs_without_a_transaction_of_its_own(
         assert _autocommit(connection) is False
 
 
+def test_a_latest_print_read_again_over_all_time_runs_each_statement_alone(
+    engine: Engine, series: int, make_series: SeriesMaker, tmp_path: Path
+) -> None:
+    """A series with nothing known in the year before T: the read runs its statement again
+    over all time, whose answer alone is the read's, so neither statement needs a BEGIN
+    (rows: two statements in autocommit; frames: two COPYs, each its own message)."""
+    old = make_series()
+    ingest(engine, "macro", [macro(old, utc(2020, 1), utc(2020, 2), 2.0)])
+    with _traced(engine, tmp_path) as sent:
+        rows = Reader(engine).latest(MacroObservationRow, [old, series], as_of=T)
+        table = FrameReader(engine, ARROW).latest(MacroObservationRow, [old, series], as_of=T)
+    expected = sorted([(series, 1.0), (old, 2.0)])
+    assert [(row.series_id, row.value) for row in rows] == expected
+    columns = (table["series_id"].to_pylist(), table["value"].to_pylist())
+    assert list(zip(*columns, strict=True)) == expected
+    on_rows, on_frames = sent
+    assert on_rows == []
+    assert len(on_frames) == 2, on_frames
+    assert all(statement.startswith('"COPY (') for statement in on_frames), on_frames
+
+
 def _autocommit(connection: Any) -> bool:
     return bool(connection.connection.driver_connection.autocommit)
 
@@ -155,18 +177,26 @@ def test_a_failed_statement_leaves_no_connection_in_autocommit(engine: Engine) -
 
 
 def test_an_async_engine_bound_row_read_runs_without_a_transaction_of_its_own(
-    mp_pg_settings: PostgresSettings, series: int
+    mp_pg_settings: PostgresSettings,
+    engine: Engine,
+    series: int,
+    make_series: SeriesMaker,
 ) -> None:
-    """The asyncpg twin of the typed-row reads."""
+    """The asyncpg twin of the typed-row reads, a latest print run again over all time
+    (a series with nothing in the year before T) included."""
+    old = make_series()
+    ingest(engine, "macro", [macro(old, utc(2020, 1), utc(2020, 2), 2.0)])
 
     async def reads(engine: Any) -> None:
         reader = AsyncReader(engine)
         assert len(await reader.as_of("macro", series, as_of=T, **YEAR)) == 1
         await reader.as_of("macro", series, as_of=T, ingested_before=utc(2100), **YEAR)
         assert len(await reader.as_of("macro", series, as_of=T)) == 1
+        latest = await reader.latest("macro", [old, series], as_of=T)
+        assert [row.series_id for row in latest] == sorted([old, series])
 
     transaction = ["BEGIN;", "ROLLBACK;"]
-    assert _async_sent(mp_pg_settings, reads) == [[], transaction, transaction]
+    assert _async_sent(mp_pg_settings, reads) == [[], transaction, transaction, []]
 
 
 def _async_sent(settings: PostgresSettings, reads: Any) -> list[list[str]]:

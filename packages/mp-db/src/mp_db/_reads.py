@@ -548,6 +548,10 @@ def _without_transaction(connection: Connection, request: Fetch) -> Any:
             connection.invalidate()
         raise
     raw.autocommit = False
+    # SQLAlchemy began a transaction of its own with the statement; on the server there is
+    # none, so this sends nothing, and a next statement of the read (a latest print run again
+    # over all time) goes alone too.
+    connection.rollback()
     return rows
 
 
@@ -558,9 +562,11 @@ async def _without_transaction_async(connection: AsyncConnection, request: Fetch
         return (await connection.execute(text(request.sql), request.parameters)).all()
     adapted.isolation_level = "autocommit"
     try:
-        return (await connection.execute(text(request.sql), request.parameters)).all()
+        rows = (await connection.execute(text(request.sql), request.parameters)).all()
     finally:
         adapted.isolation_level = None
+    await connection.rollback()  # as in _without_transaction: nothing on the wire
+    return rows
 
 
 def _streamed(logic: Callable[..., Steps[Stream[Any]]]) -> Callable[..., Any]:
