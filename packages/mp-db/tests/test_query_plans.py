@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from conftest import SeriesMaker, days, macro, utc
 from sqlalchemy import Engine, text
 
 from mp_db import ingest
+from mp_db._arguments import END_OF_TIME
 from mp_db._planner import INDEX_ORDER
 from mp_db._read_queries import LATEST_WINDOW, Query, Ranged, _Queries
 from mp_db._read_sql import read_sql
@@ -246,6 +247,10 @@ def test_the_latest_print_plans_only_the_chunks_of_the_year_before_t(
     assert bounded.parameters["since"] == AS_OF - LATEST_WINDOW
     planned = _chunks(_analyze(engine, bounded.sql, bounded.parameters, analyze=False))
     assert 1 <= len(planned) <= 2, sorted(planned)
+    later = _Queries.latest(TABLE, loaded, END_OF_TIME, None, bounded=True)
+    assert later.bounded  # as of the end of time: the year before now
+    assert later.parameters["since"] <= datetime.now(UTC) - LATEST_WINDOW
+    assert later.parameters["since"] > datetime.now(UTC) - LATEST_WINDOW - timedelta(minutes=5)
     whole = _Queries.latest(TABLE, loaded, AS_OF, None)
     assert not whole.bounded
     assert _chunks(_analyze(engine, whole.sql, whole.parameters, analyze=False)) == every

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from functools import cache
 from numbers import Integral
@@ -283,15 +283,20 @@ class _Queries:
         *,
         bounded: bool = False,
     ) -> Query[list[FactRow]]:
-        """``bounded``: look in the :data:`LATEST_WINDOW` before T first (:attr:`Query.bounded`);
-        otherwise over all time."""
+        """``bounded``: look in the :data:`LATEST_WINDOW` before T (or before now, when T is
+        later) first (:attr:`Query.bounded`); otherwise over all time."""
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(
             fact, series_ids, ingested_before, by_series=False
         )
         moment = instant("as_of", as_of)
-        bounded = bounded and moment - BEGINNING > LATEST_WINDOW
-        parameters |= {"as_of": moment, "since": moment - LATEST_WINDOW if bounded else BEGINNING}
+        # Any lower bound gives the exact answer (the fallback reads all time); the year before
+        # T finds most answers, before now for a T later than now (CachedReader's latest-value
+        # entries ask as of the end of time).
+        latest_known = min(moment, datetime.now(UTC))
+        bounded = bounded and latest_known - BEGINNING > LATEST_WINDOW
+        since = latest_known - LATEST_WINDOW if bounded else BEGINNING
+        parameters |= {"as_of": moment, "since": since}
         return Query(
             statements.latest,
             parameters,

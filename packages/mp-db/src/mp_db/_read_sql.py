@@ -7,8 +7,8 @@ can give the order and bounds the rows read (EXPLAIN ANALYZE tests count them):
   an exact reverse of the index (mixed directions measured 3-5x slower);
 * latest print per series: a ``LATERAL ... LIMIT 1`` per series (SkipScan is missing from
   Apache builds; ``DISTINCT ON (series_id)`` over 500 series measured 4.5 s against 8-16 ms),
-  over observations from ``:since`` on (the year before T first, so only its chunks are
-  planned; :data:`mp_db._read_queries.LATEST_WINDOW`);
+  over observations from ``:since`` on (the year before T, or before now for a later T,
+  first: only its chunks are planned; :data:`mp_db._read_queries.LATEST_WINDOW`);
 * first release: ``DISTINCT ON`` with every column ascending, the index's own order;
 * vintages, vintage dates and intervals: the value changes of each observation, found with
   ``lag`` over the observation's versions in knowledge_time order (the index's order), so a
