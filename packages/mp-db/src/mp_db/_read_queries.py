@@ -69,8 +69,8 @@ class Query(Generic[T]):
     the cutoff parameters (:data:`mp_db._read_sql.CUTOFF_AT_SQL`) on the same connection.
     ``columnar`` says how the read is answered as a table (the frame readers); None: rows
     only. ``planner`` holds settings the statement runs with (:mod:`mp_db._planner`).
-    ``bounded``: a latest print that looks only at observations from ``:since`` on; the series
-    it finds nothing for are read again from the beginning of time (:func:`unbounded`).
+    ``bounded``: a latest print that looks only at observations from ``:since`` on; when it
+    finds nothing for some series, the read runs it again over all time (:func:`unbounded`).
     """
 
     sql: str
