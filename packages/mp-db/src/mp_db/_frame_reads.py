@@ -259,25 +259,20 @@ class FrameReader(_FrameReads, Generic[F]):
     def _table(self, steps: Steps[Any]) -> pyarrow.Table:
         with translate_errors(), ExitStack() as stack:
             connection, request, columnar = _statement(steps, self.bind, stack, self.bookkeeping)
-            table = fetch_table(
-                connection,
-                request.sql,
-                request.parameters,
-                columnar,
-                request.planner,
-                alone=request.only and isinstance(self.bind, Engine),
-            )
+
+            def answer(fetched: Fetch) -> pyarrow.Table:
+                return fetch_table(
+                    connection,
+                    fetched.sql,
+                    fetched.parameters,
+                    columnar,
+                    fetched.planner,
+                    alone=fetched.only and isinstance(self.bind, Engine),
+                )
+
+            table = answer(request)
             rest = rest_of(request, series_of(table))
-            if rest is None:
-                return table
-            return fetch_table(
-                connection,
-                rest.sql,
-                rest.parameters,
-                columnar,
-                rest.planner,
-                alone=rest.only and isinstance(self.bind, Engine),
-            )
+            return table if rest is None else answer(rest)
 
     cutoff = sync_method(_Reads._cutoff)
     as_of = frame_method(_Reads._as_of)
@@ -322,25 +317,20 @@ class AsyncFrameReader(_FrameReads, Generic[F]):
                 connection, request, columnar = await _statement_async(
                     steps, self.bind, stack, self.bookkeeping
                 )
-                async with planner_settings_async(connection, request.planner):
-                    table = await fetch_table_async(
-                        connection,
-                        request.sql,
-                        request.parameters,
-                        columnar,
-                        alone=request.only and isinstance(self.bind, AsyncEngine),
-                    )
+
+                async def answer(fetched: Fetch) -> pyarrow.Table:
+                    async with planner_settings_async(connection, fetched.planner):
+                        return await fetch_table_async(
+                            connection,
+                            fetched.sql,
+                            fetched.parameters,
+                            columnar,
+                            alone=fetched.only and isinstance(self.bind, AsyncEngine),
+                        )
+
+                table = await answer(request)
                 rest = rest_of(request, series_of(table))
-                if rest is None:
-                    return table
-                async with planner_settings_async(connection, rest.planner):
-                    return await fetch_table_async(
-                        connection,
-                        rest.sql,
-                        rest.parameters,
-                        columnar,
-                        alone=rest.only and isinstance(self.bind, AsyncEngine),
-                    )
+                return table if rest is None else await answer(rest)
 
     cutoff = async_method(_Reads._cutoff)
     as_of = async_frame_method(_Reads._as_of)
