@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from bench_db_common import Context, interleaved, log, ratio
 from bench_db_data import AS_OF, DataSet, as_dicts, as_tuples, business_days, create_series
 from sqlalchemy import Connection, text
 
 from mp_db import AsOfValue, FactRow, MacroObservationRow, Query, Reader, ingest
+from mp_db._planner import planner_settings
 from mp_db._read_queries import Ranged, _Queries
 from mp_db._rows import row_fields
 
@@ -41,6 +42,7 @@ __all__ = [
     "reads",
 ]
 
+R = TypeVar("R")
 ROW = MacroObservationRow
 TABLE = "mp.macro_observations"
 COLUMNS = ", ".join(row_fields(ROW))
@@ -323,6 +325,16 @@ def plan_summary(connection: Connection, sql: str, parameters: dict[str, Any]) -
     }
 
 
+def _planned(
+    connection: Connection,
+    query: Query[Any],
+    explain: Callable[[Connection, str, dict[str, Any]], R],
+) -> R:
+    """``explain`` of mp's statement under the planner settings the Reader runs it with."""
+    with planner_settings(connection, query.planner):
+        return explain(connection, query.sql, query.parameters)
+
+
 def explain_analyze(connection: Connection, sql: str, parameters: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) as text: evidence for the plans file."""
     rows = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), parameters).all()
@@ -330,6 +342,12 @@ def explain_analyze(connection: Connection, sql: str, parameters: dict[str, Any]
 
 
 # -- measuring -----------------------------------------------------------------------------------
+
+
+def _mp_sql(connection: Connection, query: Query[Any]) -> int:
+    """mp's statement as the Reader runs it (with its planner settings), rows not converted."""
+    with planner_settings(connection, query.planner):
+        return len(connection.execute(text(query.sql), query.parameters).all())
 
 
 def _counting(baseline: Baseline, connection: Connection) -> Callable[[], int]:
@@ -345,7 +363,7 @@ def measure_shape(
     variants: dict[str, Callable[[], object]] = {
         "mp_reader_engine": lambda: len(shape.call(Reader(context.engine))),
         "mp_reader_connection": lambda: len(shape.call(Reader(connection))),
-        "mp_sql": lambda: len(connection.execute(text(query.sql), query.parameters).all()),
+        "mp_sql": lambda: _mp_sql(connection, query),
     }
     for name, baseline in shape.baselines.items():
         variants[name] = _counting(baseline, connection)
@@ -361,7 +379,7 @@ def measure_shape(
         "repeats": shape.repeats,
         "timings": {name: timing.as_dict() for name, timing in timings.items()},
         "rows_by_variant": {name: timing.last for name, timing in timings.items()},
-        "plan": plan_summary(connection, query.sql, query.parameters),
+        "plan": _planned(connection, query, plan_summary),
         "baselines": {},
     }
     for name, baseline in shape.baselines.items():
@@ -376,7 +394,7 @@ def measure_shape(
             "plan": plan_summary(connection, baseline.sql, baseline.parameters),
         }
     plans.append(f"== {shape.name}: mp ==\n{query.sql}\n\n")
-    plans.append(explain_analyze(connection, query.sql, query.parameters) + "\n\n")
+    plans.append(_planned(connection, query, explain_analyze) + "\n\n")
     for name, baseline in shape.baselines.items():
         plans.append(f"== {shape.name}: {name} ==\n{baseline.sql}\n\n")
         plans.append(explain_analyze(connection, baseline.sql, baseline.parameters) + "\n\n")

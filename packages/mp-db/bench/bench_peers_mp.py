@@ -51,6 +51,7 @@ __all__ = [
     "read_variants",
     "reader_call",
     "server_query",
+    "server_statement",
 ]
 
 ROW = MacroObservationRow
@@ -67,12 +68,15 @@ class ReadVariant:
         run: answers a shape.
         frame: whether the answer is a table fetched as one (a frame reader), the variants the
             issue's "within 1.5x of the server's own execution time" is about.
+        lean: the variant leaves the bookkeeping columns out, so it runs the lean twin of the
+            shape's statement (the one its server time is measured on).
     """
 
     name: str
     description: str
     run: Callable[[Shape], Any]
     frame: bool
+    lean: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,16 @@ def reader_call(reader: Any, shape: Shape) -> Any:
         assert shape.obs_time is not None
         return reader.cross_section(ROW, shape.obs_time, as_of=shape.as_of)
     return reader.backtest(ROW, shape.series_ids, shape.decision_times)
+
+
+def server_statement(shape: Shape, *, lean: bool) -> tuple[Query[Any], str]:
+    """The query of ``shape`` and the statement a frame read runs for it: the lean twin for a
+    reader without the bookkeeping columns."""
+    query = server_query(shape)
+    if not lean or query.columnar is None:
+        return query, query.sql
+    sql, _ = query.columnar.without_bookkeeping(query.sql)
+    return query, sql
 
 
 def server_query(shape: Shape) -> Query[Any]:
@@ -187,12 +201,14 @@ def read_variants(
             " knowledge_time_source, ingested_at, ingest_id (never sent)",
             _frames(connection, ARROW, bookkeeping=False),
             frame=True,
+            lean=True,
         ),
         ReadVariant(
             "mp pandas lean",
             "FrameReader(connection, PANDAS, bookkeeping=False): that table as a DataFrame",
             _frames(connection, PANDAS, bookkeeping=False),
             frame=True,
+            lean=True,
         ),
         ReadVariant(
             "mp arrow async",

@@ -160,7 +160,8 @@ def _header(results: dict[str, Any]) -> list[str]:
         "",
         "Medians, interleaved in one run. `best mp / best peer` above 1 means mp's fastest "
         "variant is slower than the fastest peer by that factor; `server` is EXPLAIN ANALYZE's "
-        "execution time of mp's statement (no planning, no transfer), `planning` its planning "
+        "execution time of the statement the fastest frame reader runs (the lean twin for a lean "
+        "variant; no planning, no transfer), `planning` its planning "
         "time (a COPY cannot be prepared, so every frame read pays it), `best frame / server` "
         "the fastest frame reader over the execution. Every answer was checked against a "
         "brute-force "

@@ -40,7 +40,10 @@ from mp_db import (
     positioning_wide,
 )
 from mp_db._columnar import Column, render_sql
+from mp_db._read_queries import Query, Ranged, _Queries
 from mp_db.exceptions import ConfigurationError
+from mp_schema import FACT_TABLES
+from mp_schema.models import BOOKKEEPING_COLUMNS
 
 T = utc(2025, 1)
 
@@ -494,3 +497,40 @@ def test_an_error_during_copy_is_raised_and_the_connection_recovers(readers: Rea
             await engine.dispose()
 
     assert run(check()) == 7
+
+
+def _queries_with_tables(table: str, series_id: int) -> dict[str, Query[Any]]:
+    """Every read of ``table`` answered as a table, on one series and on several."""
+    queries: dict[str, Query[Any]] = {}
+    for label, ids in (("one", [series_id]), ("several", [series_id, series_id + 1])):
+        window: dict[str, Any] = {"start": None, "end": None, "ingested_before": None}
+        queries[f"as_of/{label}"] = _Queries.as_of(table, series_ids=ids, as_of=T, **window)
+        for shape in Ranged:
+            queries[f"{shape.value}/{label}"] = _Queries.ranged(
+                table, shape, series_ids=ids, as_of=T, **window
+            )
+        queries[f"stream/{label}"] = _Queries.stream(table, ids, T, None)
+    queries["latest"] = _Queries.latest(table, [series_id], T, None, bounded=True)
+    queries["cross_section"] = _Queries.cross_section(table, T, T, None, None)
+    queries["cross_section_of"] = _Queries.cross_section(table, T, T, [series_id], None)
+    queries["backtest"] = _Queries.backtest(table, [series_id], [T], None)
+    return queries
+
+
+@pytest.mark.parametrize("table", sorted(FACT_TABLES))
+def test_every_lean_statement_selects_the_columns_its_table_keeps(
+    engine: Engine, table: str
+) -> None:
+    """A frame read without the bookkeeping columns runs its statement's lean twin (which
+    never reads them): the twin selects exactly the columns the table keeps, in their order,
+    so rows fetched from it (the fallback) map onto the table positionally."""
+    for label, query in _queries_with_tables(table, 1).items():
+        assert query.columnar is not None, label
+        sql, columnar = query.columnar.without_bookkeeping(query.sql)
+        assert sql != query.sql, label
+        assert columnar.positions is None, label
+        kept = [column.name for column in columnar.columns]
+        assert not set(kept) & set(BOOKKEEPING_COLUMNS), label
+        with engine.connect() as connection:
+            names = list(connection.execute(text(sql), query.parameters).keys())
+        assert names == kept, label

@@ -36,6 +36,7 @@ from mp_db._planner import PlannerSettings, planner_settings
 from mp_db._tables import TableRef, resolve_table
 from mp_db._transactions import plain, plain_async
 from mp_db._watchdog import copy_deadline
+from mp_schema.models import BOOKKEEPING_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow
@@ -63,11 +64,15 @@ class Columnar:
         reverse: the SQL returns rows in reverse (the as-of shape walks the index backwards).
         positions: where each of ``columns`` sits in a row of the SQL, when the table leaves
             some of the SQL's columns out (:meth:`without`); None when it has them all.
+        lean: the same statement selecting ``columns`` less the bookkeeping ones
+            (:data:`~mp_schema.models.BOOKKEEPING_COLUMNS`), in the same order
+            (:attr:`mp_db._read_sql.ReadSql.lean`); None when there is no such twin.
     """
 
     columns: tuple[Column, ...]
     reverse: bool = False
     positions: tuple[int, ...] | None = None
+    lean: str | None = None
 
     def without(self, names: Collection[str]) -> Columnar:
         """The same statement's table without the columns named ``names``: the COPY selects
@@ -80,7 +85,16 @@ class Columnar:
             self,
             columns=tuple(column for _, column in kept),
             positions=tuple(before[at] for at, _ in kept),
+            lean=None,
         )
+
+    def without_bookkeeping(self, sql: str) -> tuple[str, Columnar]:
+        """The statement and table of ``sql`` (this table's statement) without the bookkeeping
+        columns: its :attr:`lean` twin, which never reads them, where there is one."""
+        narrowed = self.without(BOOKKEEPING_COLUMNS)
+        if self.lean is None or narrowed is self:
+            return sql, narrowed
+        return self.lean, replace(narrowed, positions=None)
 
     @classmethod
     def of(cls, table: TableRef, *, reverse: bool = False) -> Columnar:

@@ -49,7 +49,6 @@ from mp_db._reads import (
     rest_of,
 )
 from mp_db.exceptions import BadInputError
-from mp_schema.models import BOOKKEEPING_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow
@@ -74,15 +73,12 @@ F = TypeVar("F")
 P = ParamSpec("P")
 
 
-def _left_out(bookkeeping: bool) -> frozenset[str]:
-    """The columns a reader's tables leave out."""
-    return frozenset() if bookkeeping else frozenset(BOOKKEEPING_COLUMNS)
-
-
-def _narrowed(request: Fetch, left_out: frozenset[str]) -> Fetch:
-    if request.columnar is None or not left_out:
+def _narrowed(request: Fetch, bookkeeping: bool) -> Fetch:
+    """``request`` as a reader with or without the bookkeeping columns fetches it."""
+    if request.columnar is None or bookkeeping:
         return request
-    return replace(request, columnar=request.columnar.without(left_out))
+    sql, columnar = request.columnar.without_bookkeeping(request.sql)
+    return replace(request, sql=sql, columnar=columnar)
 
 
 class _Asked(BaseException):
@@ -179,7 +175,7 @@ def _statement(
     try:
         run(steps, session.execute)
     except _Asked as asked:
-        request = _narrowed(asked.request, _left_out(bookkeeping))
+        request = _narrowed(asked.request, bookkeeping)
         assert request.columnar is not None  # only a statement with columns is _Asked
         return session.connection(), request, request.columnar
     raise _unanswered()
@@ -193,7 +189,7 @@ async def _statement_async(
     try:
         await run_async(steps, session.execute)
     except _Asked as asked:
-        request = _narrowed(asked.request, _left_out(bookkeeping))
+        request = _narrowed(asked.request, bookkeeping)
         assert request.columnar is not None  # only a statement with columns is _Asked
         return await session.connection(), request, request.columnar
     raise _unanswered()

@@ -152,8 +152,15 @@ def _rows(
     return convert
 
 
-def _table(fact: FactTable) -> Columnar:
-    return Columnar(fact_columns(fact))
+def _table(fact: FactTable, lean: str, *, reverse: bool = False) -> Columnar:
+    """The table of ``fact``'s rows, fetched without the bookkeeping columns by ``lean``."""
+    return Columnar(fact_columns(fact), reverse, lean=lean)
+
+
+def _twin(statements: ReadSql) -> ReadSql:
+    """The statements' :attr:`~mp_db._read_sql.ReadSql.lean` twins."""
+    assert statements.lean is not None, "the lean statements have no twins of their own"
+    return statements.lean
 
 
 def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[AlfredInterval]]:
@@ -264,7 +271,7 @@ class _Queries:
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
-        table_of = Columnar(fact_columns(fact), reverse=True)
+        table_of = _table(fact, _twin(statements).as_of, reverse=True)
         return Query(
             statements.as_of,
             parameters,
@@ -302,7 +309,7 @@ class _Queries:
             parameters,
             _rows(fact),
             cutoff_at,
-            _table(fact),
+            _table(fact, _twin(statements).latest),
             bounded=bounded,
         )
 
@@ -323,10 +330,10 @@ class _Queries:
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
         convert = _intervals(fact) if shape is Ranged.INTERVALS else _rows(fact)
-        table_of = _table(fact)
+        table_of = _table(fact, shape.statement(_twin(statements)))
         if shape is Ranged.INTERVALS:
             end = Column("realtime_end", "timestamptz", nullable=True)
-            table_of = Columnar((*table_of.columns, end))
+            table_of = replace(table_of, columns=(*table_of.columns, end))
         planner = _index_order(parameters) if shape is Ranged.FIRST_RELEASE else ()
         return Query(
             shape.statement(statements), parameters, convert, cutoff_at, table_of, planner=planner
@@ -359,7 +366,8 @@ class _Queries:
         fact = resolve_table(table)
         statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
         parameters["as_of"] = until
-        return Query(statements.stream, parameters, _rows(fact), cutoff_at, _table(fact))
+        table_of = _table(fact, _twin(statements).stream)
+        return Query(statements.stream, parameters, _rows(fact), cutoff_at, table_of)
 
     @staticmethod
     def cross_section(
@@ -373,8 +381,12 @@ class _Queries:
             "obs_time": period("obs_time", obs_time, BEGINNING),
             "as_of": instant("as_of", as_of),
         }
-        sql = statements.cross_section if series_ids is None else statements.cross_section_of
-        return Query(sql, parameters, _rows(fact), cutoff_at, _table(fact))
+
+        def chosen(among: ReadSql) -> str:
+            return among.cross_section if series_ids is None else among.cross_section_of
+
+        table_of = _table(fact, chosen(_twin(statements)))
+        return Query(chosen(statements), parameters, _rows(fact), cutoff_at, table_of)
 
     @staticmethod
     def backtest_stream(
@@ -410,9 +422,15 @@ class _Queries:
             Column("series_id", "int4"),
             *fact_columns(fact, nullable=True)[1:],
         )
-        sql = read_sql(fact, replay=replay).backtest
+        statements = read_sql(fact, replay=replay)
+        table_of = Columnar(columns, lean=_twin(statements).backtest)
         return Query(
-            sql, parameters, convert, cutoff_at, Columnar(columns), planner=NO_RUNTIME_EXCLUSION
+            statements.backtest,
+            parameters,
+            convert,
+            cutoff_at,
+            table_of,
+            planner=NO_RUNTIME_EXCLUSION,
         )
 
     @staticmethod
