@@ -37,14 +37,18 @@ def _sample(rng: random.Random, items: list[Any], count: int) -> list[Any]:
     return items if len(items) <= count else rng.sample(items, count)
 
 
-def _ranges(built: Built, rng: random.Random) -> list[tuple[datetime, datetime]]:
-    """The whole span, an empty range (start == end) and a few inner ones: [start, end)."""
+def _ranges(built: Built, rng: random.Random) -> list[tuple[datetime | None, datetime | None]]:
+    """The whole span, an empty range (start == end), a few inner ones: [start, end); and
+    the windows open at one end or both (None: all time that way), which mp-db reads with
+    statements of their own (no bounds)."""
     times = built.obs_times
     wide = (times[0] - timedelta(days=30), times[-1] + timedelta(days=30))
-    ranges = [wide, (times[0], times[0])]
+    ranges: list[tuple[datetime | None, datetime | None]] = [wide, (times[0], times[0])]
     for _ in range(2):
         start, end = sorted(rng.sample([*times, wide[0], wide[1]], 2))
         ranges.append((start, end))
+    middle = rng.choice(times)
+    ranges += [(None, None), (middle, None), (None, middle)]
     return ranges
 
 
@@ -245,14 +249,16 @@ def _cross_section_calls(
 
 
 def _decision_times(built: Built, rng: random.Random) -> list[list[datetime]]:
-    """Unsorted, with duplicates, starting before anything is known; and a single time."""
+    """Unsorted, with duplicates, starting before anything is known; and single times, one
+    of them early in the history (so a read at a past T always has a backtest to run whose
+    decision times are all before it)."""
     moments = built.moments
     lists = []
     for _ in range(3):
         times = [moments[0], *rng.choices(moments, k=12)]
         rng.shuffle(times)
         lists.append(times)
-    lists.append([rng.choice(moments)])
+    lists += [[rng.choice(moments)], [moments[len(moments) // 3]]]
     return lists
 
 

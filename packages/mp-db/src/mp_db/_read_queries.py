@@ -122,21 +122,28 @@ def _replay(ingested_before: Replay) -> tuple[bool, dict[str, Any], datetime | N
 
 
 def _statements(
-    fact: FactTable, series_ids: Any, ingested_before: Replay, *, by_series: bool = True
+    fact: FactTable,
+    series_ids: Any,
+    ingested_before: Replay,
+    *,
+    by_series: bool = True,
+    ranged: bool = True,
 ) -> tuple[ReadSql, dict[str, Any], datetime | None]:
     """The statements for these series and their parameters: one series binds a scalar (an
-    index-ordered plan, see :mod:`mp_db._read_sql`), several an array."""
+    index-ordered plan, see :mod:`mp_db._read_sql`), several an array. ``ranged`` False: the
+    range shapes read all time (their statements have no bounds)."""
     replay, parameters, cutoff_at = _replay(ingested_before)
     if series_ids is None:
-        return read_sql(fact, replay=replay), parameters, cutoff_at
+        return read_sql(fact, replay=replay, ranged=ranged), parameters, cutoff_at
     ids = series_list(series_ids)
     if by_series and len(ids) == 1:
         return (
-            read_sql(fact, one_series=True, replay=replay),
+            read_sql(fact, one_series=True, replay=replay, ranged=ranged),
             parameters | {"series_id": ids[0]},
             cutoff_at,
         )
-    return read_sql(fact, replay=replay), parameters | {"series_ids": ids}, cutoff_at
+    statements = read_sql(fact, replay=replay, ranged=ranged)
+    return statements, parameters | {"series_ids": ids}, cutoff_at
 
 
 def _rows(
@@ -269,7 +276,9 @@ class _Queries:
         ingested_before: Replay,
     ) -> Query[list[FactRow]]:
         fact = resolve_table(table)
-        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, ranged=_ranged(start, end)
+        )
         parameters |= _window(start, end) | {"as_of": instant("as_of", as_of)}
         table_of = _table(fact, _twin(statements).as_of, reverse=True)
         return Query(
@@ -325,7 +334,9 @@ class _Queries:
         ingested_before: Replay,
     ) -> Query[Any]:
         fact = resolve_table(table)
-        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, ranged=_ranged(start, end)
+        )
         parameters |= _window(start, end)
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         convert: Callable[[Sequence[Sequence[Any]]], Any]
@@ -344,7 +355,9 @@ class _Queries:
         table: TableRef, series_ids: Any, as_of: Any, ingested_before: Replay
     ) -> Query[Any]:
         fact = resolve_table(table)
-        statements, parameters, cutoff_at = _statements(fact, series_ids, ingested_before)
+        statements, parameters, cutoff_at = _statements(
+            fact, series_ids, ingested_before, ranged=False
+        )
         parameters |= _window(None, None)
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         ids = series_list(series_ids)
@@ -451,6 +464,11 @@ def _index_order(parameters: Mapping[str, Any]) -> PlannerSettings:
     if "series_id" not in parameters:
         return ()
     return INDEX_ORDER if parameters["end"] - parameters["start"] > _A_YEAR else ()
+
+
+def _ranged(start: Any, end: Any) -> bool:
+    """Whether a read's window is bounded at either end (None and None: all time)."""
+    return start is not None or end is not None
 
 
 def _window(start: Any, end: Any) -> dict[str, datetime]:
