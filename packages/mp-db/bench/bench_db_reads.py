@@ -330,7 +330,8 @@ def _planned(
     query: Query[Any],
     explain: Callable[[Connection, str, dict[str, Any]], R],
 ) -> R:
-    """``explain`` of mp's statement under the planner settings the Reader runs it with."""
+    """``explain`` (or any call on the statement) of mp's statement, under the planner
+    settings the Reader runs it with."""
     with planner_settings(connection, query.planner):
         return explain(connection, query.sql, query.parameters)
 
@@ -344,10 +345,9 @@ def explain_analyze(connection: Connection, sql: str, parameters: dict[str, Any]
 # -- measuring -----------------------------------------------------------------------------------
 
 
-def _mp_sql(connection: Connection, query: Query[Any]) -> int:
-    """mp's statement as the Reader runs it (with its planner settings), rows not converted."""
-    with planner_settings(connection, query.planner):
-        return len(connection.execute(text(query.sql), query.parameters).all())
+def _fetched(connection: Connection, sql: str, parameters: dict[str, Any]) -> int:
+    """How many rows the statement returns, fetched but not converted."""
+    return len(connection.execute(text(sql), parameters).all())
 
 
 def _counting(baseline: Baseline, connection: Connection) -> Callable[[], int]:
@@ -363,7 +363,7 @@ def measure_shape(
     variants: dict[str, Callable[[], object]] = {
         "mp_reader_engine": lambda: len(shape.call(Reader(context.engine))),
         "mp_reader_connection": lambda: len(shape.call(Reader(connection))),
-        "mp_sql": lambda: _mp_sql(connection, query),
+        "mp_sql": lambda: _planned(connection, query, _fetched),
     }
     for name, baseline in shape.baselines.items():
         variants[name] = _counting(baseline, connection)

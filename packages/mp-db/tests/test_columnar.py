@@ -500,15 +500,20 @@ def test_an_error_during_copy_is_raised_and_the_connection_recovers(readers: Rea
 
 
 def _queries_with_tables(table: str, series_id: int) -> dict[str, Query[Any]]:
-    """Every read of ``table`` answered as a table, on one series and on several."""
+    """Every read of ``table`` answered as a table, on one series and on several, over all
+    time and over a window (statements of their own)."""
     queries: dict[str, Query[Any]] = {}
+    windows = {"all time": (None, None), "a window": (utc(2024), T)}
     for label, ids in (("one", [series_id]), ("several", [series_id, series_id + 1])):
-        window: dict[str, Any] = {"start": None, "end": None, "ingested_before": None}
-        queries[f"as_of/{label}"] = _Queries.as_of(table, series_ids=ids, as_of=T, **window)
-        for shape in Ranged:
-            queries[f"{shape.value}/{label}"] = _Queries.ranged(
-                table, shape, series_ids=ids, as_of=T, **window
+        for over, (start, end) in windows.items():
+            window: dict[str, Any] = {"start": start, "end": end, "ingested_before": None}
+            queries[f"as_of/{label}/{over}"] = _Queries.as_of(
+                table, series_ids=ids, as_of=T, **window
             )
+            for shape in Ranged:
+                queries[f"{shape.value}/{label}/{over}"] = _Queries.ranged(
+                    table, shape, series_ids=ids, as_of=T, **window
+                )
         queries[f"stream/{label}"] = _Queries.stream(table, ids, T, None)
     queries["latest"] = _Queries.latest(table, [series_id], T, None, bounded=True)
     queries["cross_section"] = _Queries.cross_section(table, T, T, None, None)

@@ -358,7 +358,6 @@ class _Queries:
         statements, parameters, cutoff_at = _statements(
             fact, series_ids, ingested_before, ranged=False
         )
-        parameters |= _window(None, None)
         parameters["as_of"] = optional_instant("as_of", as_of, END_OF_TIME)
         ids = series_list(series_ids)
         single = isinstance(series_ids, Integral)
