@@ -44,7 +44,7 @@ from mp_db._arguments import BEGINNING, END_OF_TIME
 from mp_db._cutoff import Cutoff
 from mp_db._read_queries import Query, Ranged, Replay, _Queries
 from mp_db._reads import AsyncReader, Fetch, Reader, _Reads
-from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, row_fields
+from mp_db._rows import ROW_TYPES, AsOfValue, FactRow, build, row_fields
 from mp_db._tables import TableRef, resolve_table
 
 if TYPE_CHECKING:
@@ -161,13 +161,16 @@ def _encode_row(row: FactRow) -> list[Any]:
     ]
 
 
-def _decode_row(row_type: type[FactRow], values: list[Any]) -> FactRow:
+def _decode_rows(row_type: type[FactRow], rows: Iterable[list[Any]]) -> list[FactRow]:
     names = _fields(row_type)
-    decoded: list[Any] = [
-        datetime.fromisoformat(value) if name in _TIME_FIELDS and value is not None else value
-        for name, value in zip(names, values, strict=True)
+    decoded: list[list[Any]] = [
+        [
+            datetime.fromisoformat(value) if name in _TIME_FIELDS and value is not None else value
+            for name, value in zip(names, values, strict=True)
+        ]
+        for values in rows
     ]
-    return row_type(*decoded)
+    return build(row_type, decoded)
 
 
 def _payload(table: str, watermark: int, answer: Any) -> list[Any]:
@@ -274,7 +277,7 @@ class _Plan:
         self.row_type = ROW_TYPES[table]
 
     def rows(self, payload: list[Any]) -> list[FactRow]:
-        return [_decode_row(self.row_type, values) for values in payload[2]]
+        return _decode_rows(self.row_type, payload[2])
 
 
 def _per_series(log: _Log, plan: _Plan, ids: list[int]) -> Steps[dict[int, list[Any]]]:
@@ -361,7 +364,7 @@ def _backtest_steps(
             if not rows:
                 result.append(AsOfValue(moment, series_id, None))
             result.extend(
-                AsOfValue(moment, series_id, _decode_row(plan.row_type, row)) for row in rows
+                AsOfValue(moment, series_id, row) for row in _decode_rows(plan.row_type, rows)
             )
     return result
 
@@ -433,11 +436,9 @@ def _latest_steps(
     missing = [series_id for series_id in ids if series_id not in found]
     if missing:
         found.update((yield _Load(load(missing, moment))))
-    return [
-        _decode_row(ROW_TYPES[name], values)
-        for series_id in ids
-        for values in found[series_id].data[2]
-    ]
+    return _decode_rows(
+        ROW_TYPES[name], (values for series_id in ids for values in found[series_id].data[2])
+    )
 
 
 def _ids(parameters: Mapping[str, Any]) -> list[int]:

@@ -32,7 +32,7 @@ from mp_db._columnar_fetch import Columnar
 from mp_db._cutoff import Cutoff
 from mp_db._planner import INDEX_ORDER, NO_RUNTIME_EXCLUSION, PlannerSettings
 from mp_db._read_sql import CUTOFF_AT_SQL, CUTOFF_NOW_SQL, ReadSql, read_sql
-from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow
+from mp_db._rows import ROW_TYPES, AlfredInterval, AsOfValue, FactRow, build
 from mp_db._tables import FactTable, TableRef, resolve_table
 from mp_schema.enums import SeriesKind
 
@@ -153,8 +153,7 @@ def _rows(
 
     def convert(rows: Sequence[Sequence[Any]]) -> list[FactRow]:
         # The as-of shape walks the index backwards (so no Sort node); callers want time order.
-        ordered = reversed(rows) if reverse else rows
-        return [row_type(*row) for row in ordered]
+        return build(row_type, rows[::-1] if reverse else rows)
 
     return convert
 
@@ -174,11 +173,10 @@ def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[Alfr
     row_type = ROW_TYPES[fact.name]
 
     def convert(rows: Sequence[Sequence[Any]]) -> list[AlfredInterval]:
-        result = []
-        for row in rows:
-            version = row_type(*row[:-1])
-            result.append(AlfredInterval(version, version.knowledge_time, row[-1]))
-        return result
+        versions = build(row_type, [row[:-1] for row in rows])
+        ends = [row[-1] for row in rows]
+        spans = [(row, row.knowledge_time, end) for row, end in zip(versions, ends, strict=True)]
+        return build(AlfredInterval, spans)
 
     return convert
 
@@ -424,10 +422,10 @@ class _Queries:
 
         def convert(rows: Sequence[Sequence[Any]]) -> list[AsOfValue]:
             # Column 2 is obs_time, NULL only where the LEFT JOIN found nothing.
-            return [
-                AsOfValue(row[0], row[1], None if row[2] is None else row_type(*row[1:]))
-                for row in rows
-            ]
+            found = iter(build(row_type, [row[1:] for row in rows if row[2] is not None]))
+            seen = [None if row[2] is None else next(found) for row in rows]
+            asked = [(row[0], row[1], version) for row, version in zip(rows, seen, strict=True)]
+            return build(AsOfValue, asked)
 
         columns = (
             Column("decision_time", "timestamptz"),

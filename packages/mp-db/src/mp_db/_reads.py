@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mp_config.steps import Steps, async_method, named_like, run, run_async, sync_method
 from mp_db._arguments import BEGINNING, END_OF_TIME
+from mp_db._binary_results import binary_results
 from mp_db._columnar_fetch import Columnar
 from mp_db._cutoff import Cutoff
 from mp_db._error_mapping import translate_errors
@@ -494,10 +495,11 @@ class _Session:
 
     def execute(self, request: Fetch) -> Any:
         connection = self.connection()
-        if request.only and not request.planner and isinstance(self.bind, Engine):
-            return _without_transaction(connection, request)
-        with planner_settings(connection, request.planner):
-            return connection.execute(text(request.sql), request.parameters).all()
+        with binary_results(connection):
+            if request.only and not request.planner and isinstance(self.bind, Engine):
+                return _without_transaction(connection, request)
+            with planner_settings(connection, request.planner):
+                return connection.execute(text(request.sql), request.parameters).all()
 
 
 class _AsyncSession:
@@ -623,11 +625,11 @@ class Reader(_Reads):
             # max_row_buffer with explicit partition sizes: measured with SQLAlchemy 2.1,
             # yield_per with partitions() kept every row (76 MB for 300k rows) while this holds
             # one buffer (under 1 MB).
-            result = (
-                session.connection()
-                .execution_options(stream_results=True, max_row_buffer=plan.batch_rows)
-                .execute(text(plan.query.sql), plan.query.parameters)
-            )
+            connection = session.connection()
+            with binary_results(connection):
+                result = connection.execution_options(
+                    stream_results=True, max_row_buffer=plan.batch_rows
+                ).execute(text(plan.query.sql), plan.query.parameters)
             for partition in result.partitions(plan.batch_rows):
                 yield from plan.query.convert(partition)
 
