@@ -14,7 +14,7 @@ from conftest import SeriesMaker, macro, utc
 from psycopg import pq
 from sqlalchemy import Connection, Engine, event, text
 
-from mp_db import MacroObservationRow, Reader, ingest
+from mp_db import MacroObservationRow, Query, Reader, ingest
 
 T = utc(2025, 1)
 ROW = MacroObservationRow
@@ -106,3 +106,17 @@ def test_a_cursor_class_of_the_owners_is_kept(engine: Engine, series: int) -> No
         raw.cursor_factory = psycopg.Cursor
     assert seen
     assert {form for _, form in seen} == {pq.Format.TEXT}
+
+
+def test_a_query_of_the_callers_own_gets_text_results(engine: Engine) -> None:
+    """``Reader.run`` may be given any statement: a type psycopg loads only from text (here
+    ``regclass``) would arrive as bytes in binary."""
+    query = Query(
+        "SELECT CAST(:name AS regclass) AS relation",
+        {"name": "mp.macro_observations"},
+        lambda rows: [row[0] for row in rows],
+    )
+    with _formats(engine) as seen, engine.connect() as connection:
+        found = Reader(connection).run(query)
+    assert found == ["macro_observations"]  # mp is on the search path
+    assert [form for _, form in seen] == [pq.Format.TEXT]

@@ -10,7 +10,7 @@ where a read's connection comes from and how a ``Fetch`` runs on it (docs/sync-a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AsyncExitStack, ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -77,7 +77,9 @@ class Fetch:
     after it on the read's connection, so on a connection of the read's own it needs no
     transaction of its own (one statement sees one snapshot either way). ``bounded``: a
     latest print bounded below in obs_time (:attr:`~mp_db._read_queries.Query.bounded`),
-    whose answer every driver completes with :func:`rest_of`.
+    whose answer every driver completes with :func:`rest_of`. ``binary``: a row driver on
+    psycopg may ask for binary results (:mod:`mp_db._binary_results`); False for a caller's
+    own :class:`Query`, whose columns may be of a type psycopg loads only from text.
     """
 
     sql: str
@@ -86,6 +88,7 @@ class Fetch:
     planner: PlannerSettings = ()
     only: bool = False
     bounded: bool = False
+    binary: bool = True
 
 
 def rest_of(request: Fetch, found: Iterable[int]) -> Fetch | None:
@@ -113,8 +116,9 @@ class Stream(Generic[T]):
     batch_rows: int
 
 
-def fetch(query: Query[T]) -> Steps[T]:
-    """The steps of one :class:`Query`: its replay cutoff resolved, then its rows converted.
+def fetch(query: Query[T], *, binary: bool = True) -> Steps[T]:
+    """The steps of one :class:`Query`: its replay cutoff resolved, then its rows converted
+    (``binary``: see :class:`Fetch`).
 
     The one place where fetched rows become a read's answer: ``query.convert`` makes the row
     objects. The ``Fetch`` carries the query's columns, so a frame reader's driver answers it
@@ -122,7 +126,9 @@ def fetch(query: Query[T]) -> Steps[T]:
     """
     only = query.cutoff_at is None  # else the cutoff's statement runs first
     query = yield from _resolved(query)
-    request = Fetch(query.sql, query.parameters, query.columnar, query.planner, only, query.bounded)
+    request = Fetch(
+        query.sql, query.parameters, query.columnar, query.planner, only, query.bounded, binary
+    )
     rows = yield request
     rest = rest_of(request, (row[0] for row in rows))  # series_id leads every row
     if rest is not None:
@@ -146,8 +152,9 @@ class _Reads:
     """
 
     def _run(self, query: Query[T]) -> Steps[T]:
-        """Execute a :class:`Query` and convert its rows."""
-        return fetch(query)
+        """Execute a :class:`Query` and convert its rows (text results on psycopg: the query's
+        columns may be of any type)."""
+        return fetch(query, binary=False)
 
     def _cutoff(self, *, at: datetime | None = None) -> Steps[Cutoff]:
         """What this reader can see now (or saw at ``at``): record it with a run, pass it as
@@ -495,7 +502,7 @@ class _Session:
 
     def execute(self, request: Fetch) -> Any:
         connection = self.connection()
-        with binary_results(connection):
+        with binary_results(connection) if request.binary else nullcontext():
             if request.only and not request.planner and isinstance(self.bind, Engine):
                 return _without_transaction(connection, request)
             with planner_settings(connection, request.planner):
