@@ -174,8 +174,10 @@ def _intervals(fact: FactTable) -> Callable[[Sequence[Sequence[Any]]], list[Alfr
 
     def convert(rows: Sequence[Sequence[Any]]) -> list[AlfredInterval]:
         versions = build(row_type, [row[:-1] for row in rows])
-        ends = [row[-1] for row in rows]
-        spans = [(row, row.knowledge_time, end) for row, end in zip(versions, ends, strict=True)]
+        spans = [
+            (version, version.knowledge_time, row[-1])
+            for version, row in zip(versions, rows, strict=True)
+        ]
         return build(AlfredInterval, spans)
 
     return convert
@@ -423,8 +425,7 @@ class _Queries:
         def convert(rows: Sequence[Sequence[Any]]) -> list[AsOfValue]:
             # Column 2 is obs_time, NULL only where the LEFT JOIN found nothing.
             found = iter(build(row_type, [row[1:] for row in rows if row[2] is not None]))
-            seen = [None if row[2] is None else next(found) for row in rows]
-            asked = [(row[0], row[1], version) for row, version in zip(rows, seen, strict=True)]
+            asked = [(row[0], row[1], None if row[2] is None else next(found)) for row in rows]
             return build(AsOfValue, asked)
 
         columns = (
